@@ -1,0 +1,97 @@
+import type { Command } from 'commander';
+import { csvLine } from '../../csv/write-csv.js';
+import { findMembers, iterateMembers, memberHistory, memberLinks } from '../../store/inspect-repo.js';
+import { MEMBER_FIELDS, type Member } from '../../types.js';
+import { print, printJson, table, withStore } from '../context.js';
+
+const RULE_TEXT: Record<string, string> = {
+  new: 'created from this record (rule 5: no match)',
+  link: 'rule 0: already linked',
+  cons_id: 'rule 1: same cons_id',
+  member_id: 'rule 2: same member_id',
+  email: 'rule 3: same email',
+};
+
+function exportRow(m: Member): Record<string, unknown> {
+  const row: Record<string, unknown> = { id: m.id };
+  for (const f of MEMBER_FIELDS) row[f] = (m as unknown as Record<string, unknown>)[f] ?? null;
+  return row;
+}
+
+async function write(text: string): Promise<void> {
+  if (!process.stdout.write(text)) await new Promise((r) => process.stdout.once('drain', r));
+}
+
+export function registerMembers(program: Command): void {
+  const members = program.command('members').description('look at the canonical member list');
+
+  members
+    .command('export')
+    .description('write every member to stdout as CSV or JSON lines (canonical field names)')
+    .option('-f, --format <format>', 'csv or jsonl', 'csv')
+    .addHelpText('after', '\nExamples:\n  member-sync members export > members.csv\n  member-sync members export --format jsonl | jq .email')
+    .action(async (flags: { format: string }) => {
+      if (flags.format !== 'csv' && flags.format !== 'jsonl') throw new Error(`--format: expected csv or jsonl, got '${flags.format}'`);
+      await withStore(async ({ db }) => {
+        const columns = ['id', ...MEMBER_FIELDS];
+        if (flags.format === 'csv') await write(csvLine(columns));
+        for await (const page of iterateMembers(db.knex)) {
+          let chunk = '';
+          for (const m of page) {
+            const row = exportRow(m);
+            chunk += flags.format === 'csv' ? csvLine(columns.map((c) => row[c])) : JSON.stringify(row) + '\n';
+          }
+          await write(chunk);
+        }
+      });
+    });
+
+  members
+    .command('show')
+    .description('one member: fields with provenance, links with the rule that matched, history')
+    .argument('<key>', 'uuid, cons_id, member_id or email')
+    .option('--json', 'print JSON')
+    .addHelpText('after', '\nExamples:\n  member-sync members show ana.garcia@example.org\n  member-sync members show 100234 --json')
+    .action(async (key: string, flags: { json?: boolean }) => {
+      const code = await withStore(async ({ db }) => {
+        const found = await findMembers(db.knex, key);
+        if (found.length === 0) {
+          process.stderr.write(`member-sync: no member has the key '${key}'\n`);
+          return 1;
+        }
+        const out = [];
+        for (const m of found) {
+          const links = await memberLinks(db.knex, m.id);
+          const history = await memberHistory(db.knex, m.id);
+          out.push({ member: m, links, history });
+        }
+        if (flags.json) {
+          printJson(found.length === 1 ? out[0] : out);
+          return 0;
+        }
+        for (const { member, links, history } of out) printMember(member, links, history);
+        return 0;
+      });
+      process.exitCode = code;
+    });
+}
+
+function printMember(m: Member, links: Record<string, unknown>[], history: Record<string, unknown>[]): void {
+  print(`member ${m.id}`);
+  const rows = MEMBER_FIELDS.filter((f) => (m as unknown as Record<string, unknown>)[f] !== undefined).map((f) => {
+    const p = m.provenance[f];
+    return { field: f, value: (m as unknown as Record<string, unknown>)[f], 'set by': p ? `${p.src} (run ${p.run}, ${p.at})` : 'default' };
+  });
+  print(table(rows, ['field', 'value', 'set by']));
+  print('');
+  print('links:');
+  if (links.length === 0) print('  (none)');
+  for (const l of links) print(`  ${l.connection} ${l.external_id}: ${RULE_TEXT[String(l.rule)] ?? l.rule} (run ${l.run_id})`);
+  print('');
+  print('history:');
+  for (const h of history) {
+    const why = RULE_TEXT[String(h.rule)] ?? h.rule;
+    const what = h.field === '_created' ? 'created' : `${h.field}: ${JSON.stringify(h.old)} -> ${JSON.stringify(h.new)}`;
+    print(`  run ${h.run_id} ${h.source}${h.source_ref ? ` ${h.source_ref}` : ''} [${why}] ${what}`);
+  }
+}

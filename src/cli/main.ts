@@ -1,0 +1,48 @@
+/** The `member-sync` command line. */
+import { Command, CommanderError } from 'commander';
+import { MemberSyncError } from '../errors.js';
+import { redact } from '../log.js';
+import { registerDemo } from './commands/demo.js';
+import { registerImport } from './commands/import.js';
+import { registerMembers } from './commands/members.js';
+import { registerReview } from './commands/review.js';
+import { registerRuns } from './commands/runs.js';
+
+export function buildProgram(): Command {
+  const program = new Command('member-sync')
+    .description(
+      'Keeps one clean list of an organization\'s people: imports CSV files and membership systems,\n' +
+        'merges duplicates by cons_id, then member_id, then email, and keeps an audit trail.\n\n' +
+        'Database: DATABASE_URL, or an embedded PostgreSQL with its data in .data/ (MEMBER_SYNC_DATA_DIR).\n' +
+        'Config: config/default.yaml, ./config/local.yaml, then the file in MEMBER_SYNC_CONFIG.',
+    )
+    .version('0.1.0')
+    .showHelpAfterError()
+    .exitOverride();
+  registerImport(program);
+  registerMembers(program);
+  registerReview(program);
+  registerRuns(program);
+  registerDemo(program);
+  for (const cmd of program.commands) cmd.exitOverride();
+  return program;
+}
+
+/** Runs the CLI; resolves to the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      return err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help' ? 0 : err.exitCode || 1;
+    }
+    const message = err instanceof Error ? err.message : String(err);
+    process.stderr.write(`member-sync: ${redact(message)}\n`);
+    if (!(err instanceof MemberSyncError) && process.env.LOG_LEVEL === 'debug' && err instanceof Error) {
+      process.stderr.write(redact(err.stack ?? '') + '\n');
+    }
+    return 1;
+  }
+}

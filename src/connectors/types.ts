@@ -1,0 +1,98 @@
+/**
+ * The connector contract. A connector is a plain object for one kind of external system,
+ * registered in `registry.ts`. Its folder holds index.ts (this object), client.ts (the got
+ * client: auth, envelope and error decoding), mapping.ts (pure: remote <-> canonical),
+ * types.ts (wire types) and simulator.ts (a loopback HTTP server that behaves as
+ * API-NOTES.md says).
+ */
+import type { z } from 'zod';
+import type { ConnectionConfig, ConnectorKind } from '../config/schema.js';
+import type { Logger } from '../log.js';
+import type { InputRecord, Member } from '../types.js';
+
+export interface ConnectorContext {
+  /** connection name, e.g. `convio-main` */
+  name: string;
+  config: ConnectionConfig;
+  log: Logger;
+  signal?: AbortSignal;
+}
+
+/** One page of a pull: records mapped to canonical names, and the cursor after it. */
+export interface PullPage {
+  records: InputRecord[];
+  /** JSON-serializable checkpoint; handing it back to pull resumes after this page */
+  cursor: unknown;
+}
+
+export interface PullOptions {
+  /** the cursor of the last committed page, undefined for a full pull */
+  cursor?: unknown;
+}
+
+/** The remote side of one member, as push sends it. */
+export interface PushItem {
+  member: Member;
+  /** the remote id, when a link to this connection exists */
+  remoteId?: string;
+  /** `toRemote(member)`, already computed */
+  payload: Record<string, unknown>;
+}
+
+/**
+ * The outcome of pushing one member. A connector does not throw for a failed member:
+ * it returns `success: false` with the error (Grouparoo's exporter style); the caller
+ * decides retry with `isRetryable(error)`.
+ */
+export type PushResult =
+  | { success: true; action: 'created' | 'updated'; remoteId?: string; requests: number }
+  | { success: true; action: 'skipped'; reason: string; requests: number }
+  | { success: false; error: Error; requests: number };
+
+export interface SimulatorOptions {
+  /** 0 picks a free port */
+  port?: number;
+  host?: string;
+  /** fault injection */
+  faults?: FaultOptions;
+}
+
+export interface FaultOptions {
+  /** share of requests answered with a 500 (0..1) */
+  errorRate?: number;
+  /** added latency per request, ms */
+  latencyMs?: number;
+  /** share of requests answered with 429 + Retry-After */
+  rateLimitRate?: number;
+  retryAfterSeconds?: number;
+  /** share of requests whose socket is destroyed without an answer */
+  resetRate?: number;
+  /** deterministic fault sequence seed */
+  seed?: number;
+}
+
+export interface SimulatorHandle {
+  /** base URL to put in a connection's `baseUrl` */
+  url: string;
+  /** requests served, by route (method + path) and in total */
+  requests: { total: number; byRoute: Record<string, number> };
+  /** change fault options while running */
+  setFaults(faults: FaultOptions): void;
+  close(): Promise<void>;
+}
+
+export interface Connector<Options = Record<string, unknown>> {
+  kind: ConnectorKind;
+  /** validates `options` of a connection of this kind */
+  optionsSchema: z.ZodType<Options>;
+  /** names of `credentials` keys this kind needs */
+  credentialKeys: readonly string[];
+  /** verify that the connection answers and the credentials are accepted */
+  check(ctx: ConnectorContext): Promise<void>;
+  /** pages of people, resuming after `opts.cursor` */
+  pull?(ctx: ConnectorContext, opts: PullOptions): AsyncGenerator<PullPage>;
+  /** pure: the payload this connection gets for a member (hashed to detect change) */
+  toRemote?(member: Member, options: Options): Record<string, unknown> | { skip: string };
+  /** send one member */
+  push?(ctx: ConnectorContext, item: PushItem): Promise<PushResult>;
+}

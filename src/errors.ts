@@ -1,0 +1,103 @@
+/**
+ * The few error classes member-sync throws. Each has a stable `code`; `isRetryable`
+ * is the one place that decides whether a failed step is tried again.
+ */
+
+export class MemberSyncError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/** A bad config or job file: names the file, the key and what is allowed. */
+export class ConfigError extends MemberSyncError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('E_CONFIG', message, options);
+  }
+}
+
+/** Bad input the user handed us (unreadable file, unknown mapping, missing headers). */
+export class InputError extends MemberSyncError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('E_INPUT', message, options);
+  }
+}
+
+/** A record that cannot be read; carries its line or external id. */
+export class ValidationError extends MemberSyncError {
+  constructor(
+    message: string,
+    readonly field?: string,
+  ) {
+    super('E_VALIDATION', message);
+  }
+}
+
+/** The database cannot be reached or started. */
+export class DatabaseError extends MemberSyncError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('E_DATABASE', message, options);
+  }
+}
+
+export type UpstreamKind = 'auth' | 'not_found' | 'duplicate' | 'validation' | 'rate_limited' | 'server' | 'network' | 'other';
+
+/**
+ * An external system said no, or could not be reached. Carries the HTTP status, the
+ * remote code and message; never the request (it may hold credentials).
+ */
+export class UpstreamError extends MemberSyncError {
+  readonly connection: string;
+  readonly status?: number;
+  readonly remoteCode?: string;
+  readonly kind: UpstreamKind;
+  /** milliseconds the remote asked us to wait (Retry-After) */
+  readonly retryAfterMs?: number;
+  constructor(fields: {
+    connection: string;
+    kind: UpstreamKind;
+    message: string;
+    status?: number;
+    remoteCode?: string;
+    retryAfterMs?: number;
+    cause?: unknown;
+  }) {
+    const where = fields.status ? `HTTP ${fields.status}` : fields.kind;
+    const code = fields.remoteCode ? ` code ${fields.remoteCode}` : '';
+    super(`E_UPSTREAM_${fields.kind.toUpperCase()}`, `${fields.connection}: ${where}${code}: ${fields.message}`, {
+      cause: fields.cause,
+    });
+    this.connection = fields.connection;
+    this.status = fields.status;
+    this.remoteCode = fields.remoteCode;
+    this.kind = fields.kind;
+    this.retryAfterMs = fields.retryAfterMs;
+  }
+}
+
+/**
+ * The one retry decision: rate limits, server errors and network errors retry with
+ * backoff; everything else (4xx, validation, config, auth) does not.
+ */
+export function isRetryable(err: unknown): boolean {
+  if (err instanceof UpstreamError) {
+    return err.kind === 'rate_limited' || err.kind === 'server' || err.kind === 'network';
+  }
+  if (err instanceof DatabaseError) return true;
+  if (err instanceof MemberSyncError) return false;
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code === 'string') {
+    // node and pg transient errors: resets, refused connections, serialization failures
+    return ['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE', '40001', '40P01', '57P01', '08006', '08003'].includes(code);
+  }
+  return false;
+}
+
+/** One line for the user: the message, without a stack. */
+export function describeError(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  return String(err);
+}

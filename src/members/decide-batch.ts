@@ -1,0 +1,127 @@
+/**
+ * Decides one batch of records in input order against a WorkingSet: each record sees
+ * the members earlier records created or changed. Pure: returns what to write.
+ */
+import type { ConflictReason, MatchRule, Member, NormalizedRecord, RecordRef, RunCounts } from '../types.js';
+import { decideMatch } from './match.js';
+import { createMember, mergeRecord, type FieldChange, type MergeContext } from './merge.js';
+import type { WorkingSet } from './working-set.js';
+
+export interface ChangeEntry {
+  memberId: string;
+  rule: MatchRule;
+  ref: RecordRef;
+  field: string;
+  old: unknown;
+  new: unknown;
+}
+
+export interface LinkEntry {
+  connection: string;
+  externalId: string;
+  memberId: string;
+  rule: MatchRule;
+}
+
+export interface ConflictEntry {
+  reason: ConflictReason;
+  candidates: string[];
+  ref: RecordRef;
+  record: Record<string, unknown>;
+}
+
+export interface RejectEntry {
+  ref: RecordRef;
+  reason: string;
+  raw: Record<string, unknown>;
+}
+
+export interface BatchOutcome {
+  created: Map<string, Member>;
+  updated: Map<string, Member>;
+  links: LinkEntry[];
+  changes: ChangeEntry[];
+  conflicts: ConflictEntry[];
+  rejects: RejectEntry[];
+  counts: Omit<RunCounts, 'rows'>;
+}
+
+export interface DecideContext extends MergeContext {
+  connection?: string;
+  newId(): string;
+}
+
+export type BatchItem = { ok: true; record: NormalizedRecord } | { ok: false; ref: RecordRef; reason: string; raw: Record<string, unknown> };
+
+export function decideBatch(items: BatchItem[], set: WorkingSet, ctx: DecideContext): BatchOutcome {
+  const out: BatchOutcome = {
+    created: new Map(),
+    updated: new Map(),
+    links: [],
+    changes: [],
+    conflicts: [],
+    rejects: [],
+    counts: { created: 0, updated: 0, unchanged: 0, conflicts: 0, rejected: 0 },
+  };
+  const conflict = (record: NormalizedRecord, reason: ConflictReason, candidates: string[]) => {
+    out.conflicts.push({ reason, candidates, ref: record.ref, record: { values: record.values, raw: record.raw } });
+    out.counts.conflicts++;
+  };
+  for (const item of items) {
+    if (!item.ok) {
+      out.rejects.push({ ref: item.ref, reason: item.reason, raw: item.raw });
+      out.counts.rejected++;
+      continue;
+    }
+    const record = item.record;
+    const externalId = ctx.connection ? record.ref.externalId : undefined;
+    const decision = decideMatch(record, set, { connection: ctx.connection, allowDuplicateEmails: ctx.allowDuplicateEmails });
+    if (decision.type === 'conflict') {
+      conflict(record, decision.reason, decision.candidates);
+      continue;
+    }
+    if (decision.type === 'new') {
+      const member = createMember(ctx.newId(), record, ctx);
+      set.add(member);
+      out.created.set(member.id, member);
+      out.counts.created++;
+      out.changes.push({ memberId: member.id, rule: 'new', ref: record.ref, field: '_created', old: null, new: snapshot(member) });
+      if (externalId && ctx.connection) {
+        set.addLink(ctx.connection, externalId, member.id);
+        out.links.push({ connection: ctx.connection, externalId, memberId: member.id, rule: 'new' });
+      }
+      continue;
+    }
+    const merged = mergeRecord(decision.member, record, set, ctx);
+    if (merged.type === 'conflict') {
+      conflict(record, merged.reason, merged.candidates);
+      continue;
+    }
+    const gainsLink = Boolean(externalId && ctx.connection && decision.rule !== 'link');
+    if (gainsLink && externalId && ctx.connection) {
+      set.addLink(ctx.connection, externalId, merged.member.id);
+      out.links.push({ connection: ctx.connection, externalId, memberId: merged.member.id, rule: decision.rule });
+    }
+    if (merged.changes.length === 0 && !gainsLink) {
+      out.counts.unchanged++;
+      continue;
+    }
+    out.counts.updated++;
+    if (merged.changes.length > 0) {
+      set.replace(merged.member);
+      if (out.created.has(merged.member.id)) out.created.set(merged.member.id, merged.member);
+      else out.updated.set(merged.member.id, merged.member);
+      for (const c of merged.changes) out.changes.push(changeEntry(merged.member.id, decision.rule, record.ref, c));
+    }
+  }
+  return out;
+}
+
+function changeEntry(memberId: string, rule: MatchRule, ref: RecordRef, c: FieldChange): ChangeEntry {
+  return { memberId, rule, ref, field: c.field, old: c.old, new: c.new };
+}
+
+function snapshot(m: Member): Record<string, unknown> {
+  const { id: _id, provenance: _p, created_run_id: _c, ...values } = m;
+  return values;
+}

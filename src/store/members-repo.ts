@@ -1,0 +1,124 @@
+/**
+ * Set-based reads and writes of a batch: one query per key kind to fill a WorkingSet,
+ * one statement per table to write a BatchOutcome.
+ */
+import type { Knex } from 'knex';
+import type { BatchOutcome } from '../members/decide-batch.js';
+import { WorkingSet } from '../members/working-set.js';
+import type { NormalizedRecord, RecordRef } from '../types.js';
+import { MEMBER_COLUMNS, memberToRow, rowToMember } from './member-rows.js';
+
+export interface BatchKeys {
+  connection?: string;
+  externalIds: string[];
+  consIds: string[];
+  memberIds: string[];
+  emails: string[];
+}
+
+export function keysOf(records: NormalizedRecord[], connection?: string): BatchKeys {
+  const ext = new Set<string>();
+  const cons = new Set<string>();
+  const mids = new Set<string>();
+  const emails = new Set<string>();
+  for (const r of records) {
+    if (connection && r.ref.externalId) ext.add(r.ref.externalId);
+    if (r.values.cons_id) cons.add(r.values.cons_id);
+    if (r.values.member_id) mids.add(r.values.member_id);
+    if (r.values.email) emails.add(r.values.email);
+  }
+  return { connection, externalIds: [...ext], consIds: [...cons], memberIds: [...mids], emails: [...emails] };
+}
+
+const COLS = MEMBER_COLUMNS.map((c) => `m.${c === 'groups' ? '"groups"' : c}`).join(', ');
+
+export async function loadWorkingSet(db: Knex | Knex.Transaction, keys: BatchKeys): Promise<WorkingSet> {
+  const set = new WorkingSet();
+  const add = (rows: Record<string, unknown>[]) => rows.forEach((r) => set.add(rowToMember(r)));
+  if (keys.connection && keys.externalIds.length > 0) {
+    const { rows } = await db.raw(
+      `select ${COLS}, l.external_id as _ext from member_links l join members m on m.id = l.member_id
+       where l.connection = ? and l.external_id = any(?::text[])`,
+      [keys.connection, keys.externalIds],
+    );
+    add(rows);
+    for (const r of rows) set.addLink(keys.connection, r._ext, r.id);
+  }
+  const byKey = async (column: string, values: string[]) => {
+    if (values.length === 0) return;
+    const { rows } = await db.raw(`select ${COLS} from members m where m.${column} = any(?::text[])`, [values]);
+    add(rows);
+  };
+  await byKey('cons_id', keys.consIds);
+  await byKey('member_id', keys.memberIds);
+  await byKey('email', keys.emails);
+  return set;
+}
+
+export function refText(ref: RecordRef): string | null {
+  if (ref.line !== undefined) return `line ${ref.line}`;
+  if (ref.externalId !== undefined) return `id ${ref.externalId}`;
+  if (ref.index !== undefined) return `record ${ref.index}`;
+  return null;
+}
+
+// PostgreSQL text and jsonb refuse NUL; a NUL that reached here is kept visibly.
+const json = (v: unknown) => JSON.stringify(v).replace(/\\u0000/g, '\\ufffd');
+
+/** Write what a batch decided. Call inside the batch's transaction. */
+export async function writeOutcome(trx: Knex.Transaction, out: BatchOutcome, runId: number, source: string): Promise<void> {
+  if (out.created.size > 0) {
+    const rows = [...out.created.values()].map(memberToRow);
+    await trx.raw(`insert into members select * from json_populate_recordset(null::members, ?::json)`, [
+      json(rows.map((r) => ({ ...r, created_at: new Date().toISOString(), updated_at: new Date().toISOString() }))),
+    ]);
+  }
+  if (out.updated.size > 0) {
+    const rows = [...out.updated.values()].map(memberToRow);
+    const sets = MEMBER_COLUMNS.filter((c) => c !== 'id' && c !== 'created_run_id')
+      .map((c) => (c === 'groups' ? '"groups" = v."groups"' : `${c} = v.${c}`))
+      .join(', ');
+    await trx.raw(
+      `update members m set ${sets}, updated_at = now()
+       from json_populate_recordset(null::members, ?::json) v where m.id = v.id`,
+      [json(rows)],
+    );
+  }
+  if (out.links.length > 0) {
+    await trx.raw(
+      `insert into member_links (connection, external_id, member_id, rule, run_id)
+       select x.connection, x.external_id, x.member_id, x.rule, ? from json_to_recordset(?::json)
+         as x(connection text, external_id text, member_id uuid, rule text)
+       on conflict (connection, external_id) do nothing`,
+      [runId, json(out.links.map((l) => ({ connection: l.connection, external_id: l.externalId, member_id: l.memberId, rule: l.rule })))],
+    );
+  }
+  if (out.changes.length > 0) {
+    await trx.raw(
+      `insert into member_changes (member_id, run_id, source, source_ref, rule, field, old, new)
+       select x.member_id, ?, ?, x.source_ref, x.rule, x.field, x.old, x.new from json_to_recordset(?::json)
+         as x(member_id uuid, source_ref text, rule text, field text, old jsonb, new jsonb)`,
+      [
+        runId,
+        source,
+        json(out.changes.map((c) => ({ member_id: c.memberId, source_ref: refText(c.ref), rule: c.rule, field: c.field, old: c.old, new: c.new }))),
+      ],
+    );
+  }
+  if (out.conflicts.length > 0) {
+    await trx.raw(
+      `insert into conflicts (run_id, source, source_ref, reason, candidate_ids, record)
+       select ?, ?, x.source_ref, x.reason, x.candidate_ids, x.record from json_to_recordset(?::json)
+         as x(source_ref text, reason text, candidate_ids uuid[], record jsonb)`,
+      [runId, source, json(out.conflicts.map((c) => ({ source_ref: refText(c.ref), reason: c.reason, candidate_ids: c.candidates, record: c.record })))],
+    );
+  }
+  if (out.rejects.length > 0) {
+    await trx.raw(
+      `insert into rejects (run_id, source, source_ref, line, reason, raw)
+       select ?, ?, x.source_ref, x.line, x.reason, x.raw from json_to_recordset(?::json)
+         as x(source_ref text, line int, reason text, raw jsonb)`,
+      [runId, source, json(out.rejects.map((r) => ({ source_ref: refText(r.ref), line: r.ref.line ?? null, reason: r.reason, raw: r.raw })))],
+    );
+  }
+}
