@@ -101,7 +101,7 @@ const fileSchema = z
   .object({
     name: z.string().optional(),
     columns: z.record(z.string(), z.enum(fieldNames)),
-    values: z.record(z.enum(fieldNames), z.record(z.string(), z.string())).optional(),
+    values: z.partialRecord(z.enum(fieldNames), z.record(z.string(), z.string())).optional(),
   })
   .strict();
 
@@ -130,7 +130,7 @@ export function loadMapping(nameOrFile: string | undefined): Mapping {
     const allowed = i.code === 'invalid_value' ? `; allowed: ${fieldNames.join(', ')}` : '';
     throw new InputError(`${key}: ${i.path.join('.') || '(top level)'}: ${i.message}${allowed}`);
   }
-  return build(r.data.name ?? key, r.data.columns as Record<string, MappedField>, r.data.values ?? {});
+  return build(r.data.name ?? key, r.data.columns as Record<string, MappedField>, (r.data.values ?? {}) as Record<string, Record<string, string>>);
 }
 
 export interface HeaderPlan {

@@ -131,6 +131,8 @@ export async function readCsv(file: string, size: number, opts: ReadCsvOptions):
       raw: true,
       relax_column_count: true,
       skip_empty_lines: true,
+      relax_quotes: true,
+      record_delimiter: ['\r\n', '\n', '\r'],
       skip_records_with_error: true,
       max_record_size: 16 * 1024 * 1024,
       on_skip: (err, raw) => {
