@@ -5,7 +5,7 @@
  * missing), which must own the cluster directory and be able to reach it.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, chownSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -128,6 +128,9 @@ function prepareForPostgresUser(clusterDir: string): void {
   const uid = Number(execFileSync('id', ['-u', USER]).toString().trim());
   const gid = Number(execFileSync('id', ['-g', USER]).toString().trim());
   chownSync(clusterDir, uid, gid);
+  // The data directory is ours: let the postgres user pass through it (search only).
+  const dataDir = path.dirname(clusterDir);
+  chmodSync(dataDir, statSync(dataDir).mode | 0o011);
   if (!postgresUserCanReach(clusterDir)) {
     throw new DatabaseError(
       `running as root, the embedded PostgreSQL runs as the '${USER}' user, who cannot reach ${clusterDir} ` +
