@@ -1,6 +1,8 @@
 /** What every command needs: config, the database, output helpers, error handling. */
 import type { Config } from '../config/schema.js';
 import { loadConfig } from '../config/load-config.js';
+import { checkConnections } from '../connectors/registry.js';
+import { ConfigError } from '../errors.js';
 import { log, redact, type Logger } from '../log.js';
 import { openDatabase, type Database } from '../store/db.js';
 
@@ -13,6 +15,8 @@ export interface Ctx {
 /** Load config, open the database (embedded when DATABASE_URL is unset), run, close. */
 export async function withStore<T>(fn: (ctx: Ctx) => Promise<T>): Promise<T> {
   const config = loadConfig();
+  const problems = checkConnections(config.connections);
+  if (problems.length > 0) throw new ConfigError(`config: ${problems.join('; ')}`);
   const db = await openDatabase({ log, allowDuplicateEmails: config.matching.allowDuplicateEmails });
   try {
     return await fn({ config, db, log });

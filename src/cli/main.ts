@@ -5,6 +5,7 @@ import { redact } from '../log.js';
 import { registerDemo } from './commands/demo.js';
 import { registerImport } from './commands/import.js';
 import { registerMembers } from './commands/members.js';
+import { registerPull } from './commands/pull.js';
 import { registerReview } from './commands/review.js';
 import { registerRuns } from './commands/runs.js';
 
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .exitOverride();
   registerImport(program);
+  registerPull(program);
   registerMembers(program);
   registerReview(program);
   registerRuns(program);

@@ -89,6 +89,11 @@ export interface Connector<Options = Record<string, unknown>> {
   credentialKeys: readonly string[];
   /** verify that the connection answers and the credentials are accepted */
   check(ctx: ConnectorContext): Promise<void>;
+  /**
+   * true when the cursor after a complete pull is still meaningful (a "modified since"
+   * date): the next pull continues from it. Otherwise a complete pull starts over.
+   */
+  incremental?: boolean;
   /** pages of people, resuming after `opts.cursor` */
   pull?(ctx: ConnectorContext, opts: PullOptions): AsyncGenerator<PullPage>;
   /** pure: the payload this connection gets for a member (hashed to detect change) */

@@ -1,0 +1,97 @@
+/**
+ * The community API client: OAuth 1.0a signed the GNOSS way (every request signed as a
+ * GET of the URL without its query, API-NOTES.md section 3), and plain-text errors
+ * whose body is the server's exception message, which alone says what went wrong.
+ */
+import { ConfigError, UpstreamError, type UpstreamKind } from '../../errors.js';
+import { clientForConnection, oauth1Authorizer, type DecodedError, type HttpClient, type RawResponse, type RequestCounter } from '../../http/index.js';
+import { registerSecret } from '../../log.js';
+import type { ConnectorContext } from '../types.js';
+import type { CommunityInformation, GnossUser } from './types.js';
+
+export const COMMUNITY_CREDENTIAL_KEYS = ['consumerKey', 'consumerSecret', 'token', 'tokenSecret'] as const;
+
+/** Server messages and what they mean for us; matched case-insensitively. */
+const KNOWN_MESSAGES: Array<[RegExp, UpstreamKind]> = [
+  [/invalid oauth signature/i, 'auth'],
+  [/does not have permission/i, 'auth'],
+  [/user does not exist/i, 'not_found'],
+  // the member left the community: for us the remote record is gone
+  [/does not participate in the community/i, 'not_found'],
+  // a wrong communityId/short name in the connection's options
+  [/community does not exist/i, 'validation'],
+  [/can not be empty/i, 'validation'],
+  [/ISO8601/i, 'validation'],
+];
+
+/** Plain-text error bodies -> error kinds. 429 and 5xx keep the default decision. */
+export function decodeCommunityError(raw: RawResponse): DecodedError | undefined {
+  if (raw.status < 400 || raw.status === 429 || raw.status >= 500) return undefined;
+  const message = raw.text.trim() || `HTTP ${raw.status}`;
+  for (const [re, kind] of KNOWN_MESSAGES) if (re.test(message)) return { kind, message };
+  return undefined;
+}
+
+/** The connection's credentials, or a ConfigError naming the missing keys. */
+export function communityCredentials(ctx: ConnectorContext): Record<(typeof COMMUNITY_CREDENTIAL_KEYS)[number], string> {
+  const c = ctx.config.credentials;
+  const missing = COMMUNITY_CREDENTIAL_KEYS.filter((k) => !c[k]);
+  if (missing.length > 0) {
+    throw new ConfigError(`connection ${ctx.name}: credentials.${missing.join(', credentials.')} missing (community needs ${COMMUNITY_CREDENTIAL_KEYS.join(', ')})`);
+  }
+  for (const k of COMMUNITY_CREDENTIAL_KEYS) registerSecret(c[k]);
+  return { consumerKey: c.consumerKey, consumerSecret: c.consumerSecret, token: c.token, tokenSecret: c.tokenSecret };
+}
+
+export function communityClient(ctx: ConnectorContext): HttpClient {
+  const creds = communityCredentials(ctx);
+  return clientForConnection(ctx, {
+    decodeError: decodeCommunityError,
+    authorize: oauth1Authorizer(creds, { profile: 'gnoss' }),
+  });
+}
+
+export interface CallOptions {
+  counter?: RequestCounter;
+  signal?: AbortSignal;
+}
+
+function unexpected(client: HttpClient, what: string): UpstreamError {
+  return new UpstreamError({ connection: client.connection, kind: 'other', message: `unexpected answer from ${what}` });
+}
+
+export async function getCommunityInformation(client: HttpClient, shortName: string, call: CallOptions = {}): Promise<CommunityInformation> {
+  const res = await client.request<CommunityInformation>({
+    path: 'community/get-community-information',
+    searchParams: { community_short_name: shortName },
+    ...call,
+  });
+  if (!res.json || !Array.isArray(res.json.users)) throw unexpected(client, 'get-community-information');
+  return res.json;
+}
+
+/** user_ids of members changed since `searchDate` (ISO 8601). */
+export async function getModifiedUsers(client: HttpClient, shortName: string, searchDate: string, call: CallOptions = {}): Promise<string[]> {
+  const res = await client.request<string[]>({
+    path: 'user/get-modified-users',
+    searchParams: { community_short_name: shortName, search_date: searchDate },
+    ...call,
+  });
+  if (!Array.isArray(res.json)) throw unexpected(client, 'get-modified-users');
+  return res.json;
+}
+
+export async function getUserById(client: HttpClient, userId: string, shortName: string, call: CallOptions = {}): Promise<GnossUser> {
+  const res = await client.request<GnossUser>({
+    path: 'user/get-by-id',
+    searchParams: { user_id: userId, community_short_name: shortName },
+    ...call,
+  });
+  if (!res.json || typeof res.json !== 'object') throw unexpected(client, 'get-by-id');
+  return res.json;
+}
+
+/** modify-user answers 200 with an empty body; any failure arrives as an error. */
+export async function modifyUser(client: HttpClient, body: Partial<GnossUser>, call: CallOptions = {}): Promise<void> {
+  await client.request({ method: 'POST', path: 'user/modify-user', json: body, ...call });
+}

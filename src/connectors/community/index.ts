@@ -1,0 +1,123 @@
+/**
+ * The `community` connector (GNOSS-style platform, API-NOTES.md section 3).
+ *
+ * Pull: the first pull lists every member's user_id from get-community-information;
+ * later pulls ask get-modified-users for the ids changed since the last pull's start.
+ * Each id is read with get-by-id. There is no pagination upstream, so pages are slices
+ * of the id list and the cursor remembers how far a cut-short listing got.
+ *
+ * Push: modify-user only updates users that are already in the community (it needs
+ * their user_id), so a member without a link is skipped, not created.
+ *
+ * Config errors (bad options, missing credentials) are thrown; a member's failure is
+ * returned as a PushResult.
+ */
+import { ConfigError, UpstreamError } from '../../errors.js';
+import type { InputRecord } from '../../types.js';
+import type { Connector, ConnectorContext, PullOptions, PullPage, PushItem, PushResult } from '../types.js';
+import { COMMUNITY_CREDENTIAL_KEYS, communityClient, getCommunityInformation, getModifiedUsers, getUserById, modifyUser } from './client.js';
+import { fromCommunityUser, toCommunityUser } from './mapping.js';
+import { communityOptionsSchema, type CommunityCursor, type CommunityOptions } from './types.js';
+
+function optionsOf(ctx: ConnectorContext): CommunityOptions {
+  const parsed = communityOptionsSchema.safeParse(ctx.config.options);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => `options.${i.path.join('.')}: ${i.message}`).join('; ');
+    throw new ConfigError(`connection ${ctx.name} (community): ${issues}`);
+  }
+  return parsed.data;
+}
+
+/** A stored cursor of an unknown shape restarts with a full listing. */
+function readCursor(cursor: unknown): CommunityCursor {
+  if (typeof cursor === 'string' && cursor !== '') return { searchDate: cursor };
+  if (!cursor || typeof cursor !== 'object') return {};
+  const c = cursor as Record<string, unknown>;
+  const out: CommunityCursor = {};
+  if (typeof c.searchDate === 'string') out.searchDate = c.searchDate;
+  if (typeof c.startedAt === 'string') out.startedAt = c.startedAt;
+  if (typeof c.offset === 'number' && c.offset >= 0) out.offset = c.offset;
+  return out;
+}
+
+/** A user listed a moment ago can be gone (deleted, or left the community) by now. */
+function isGone(err: unknown): boolean {
+  return err instanceof UpstreamError && err.kind === 'not_found';
+}
+
+async function* pull(ctx: ConnectorContext, opts: PullOptions): AsyncGenerator<PullPage> {
+  const o = optionsOf(ctx);
+  const client = communityClient(ctx);
+  const call = { signal: ctx.signal };
+  const prev = readCursor(opts.cursor);
+  const resuming = prev.startedAt !== undefined;
+  const since = prev.searchDate;
+  // taken before listing, so changes made while we read are seen by the next pull
+  const startedAt = prev.startedAt ?? new Date().toISOString();
+  const ids = since
+    ? await getModifiedUsers(client, o.communityShortName, since, call)
+    : (await getCommunityInformation(client, o.communityShortName, call)).users;
+  const unique = [...new Set(ids.map((id) => id.toLowerCase()))];
+  const start = resuming ? Math.min(prev.offset ?? 0, unique.length) : 0;
+
+  if (start >= unique.length) {
+    yield { records: [], cursor: { searchDate: startedAt } };
+    return;
+  }
+  for (let i = start; i < unique.length; i += o.pageSize) {
+    const slice = unique.slice(i, i + o.pageSize);
+    // the client's limiter bounds how many of these are in flight
+    const users = await Promise.all(
+      slice.map((id) =>
+        getUserById(client, id, o.communityShortName, call).catch((err: unknown) => {
+          if (isGone(err)) return undefined;
+          throw err;
+        }),
+      ),
+    );
+    const records: InputRecord[] = [];
+    users.forEach((user, k) => {
+      if (!user) return;
+      const rec = fromCommunityUser(user);
+      rec.ref = { ...rec.ref, externalId: rec.ref.externalId ?? slice[k], index: i + k + 1 };
+      records.push(rec);
+    });
+    const next = i + o.pageSize;
+    const cursor: CommunityCursor = next >= unique.length ? { searchDate: startedAt } : { ...(since ? { searchDate: since } : {}), startedAt, offset: next };
+    yield { records, cursor };
+  }
+}
+
+async function push(ctx: ConnectorContext, item: PushItem): Promise<PushResult> {
+  const o = optionsOf(ctx);
+  const client = communityClient(ctx);
+  if (!item.remoteId) {
+    return { success: true, action: 'skipped', reason: 'no community user_id: modify-user cannot add people to the community', requests: 0 };
+  }
+  const counter = { requests: 0 };
+  try {
+    await modifyUser(
+      client,
+      { ...item.payload, user_id: item.remoteId, community_id: o.communityId, community_short_name: o.communityShortName },
+      { counter, signal: ctx.signal },
+    );
+    return { success: true, action: 'updated', remoteId: item.remoteId, requests: counter.requests };
+  } catch (err) {
+    return { success: false, error: err instanceof Error ? err : new Error(String(err)), requests: counter.requests };
+  }
+}
+
+export const communityConnector: Connector<CommunityOptions> = {
+  kind: 'community',
+  optionsSchema: communityOptionsSchema,
+  credentialKeys: COMMUNITY_CREDENTIAL_KEYS,
+  // the cursor is a get-modified-users search date: a finished pull continues from it
+  incremental: true,
+  async check(ctx) {
+    const o = optionsOf(ctx);
+    await getCommunityInformation(communityClient(ctx), o.communityShortName, { signal: ctx.signal });
+  },
+  pull,
+  toRemote: (member, options) => toCommunityUser(member, options) as Record<string, unknown>,
+  push,
+};

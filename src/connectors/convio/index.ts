@@ -1,0 +1,149 @@
+/**
+ * convio: Blackbaud/Convio Luminate Online, server Constituent API (SRConsAPI).
+ *
+ * baseUrl: `https://<secure-domain>/<org>/site` (the client posts to `<baseUrl>/SRConsAPI`).
+ * credentials: `apiKey` (CONVIO_API_KEY), `loginName`, `loginPassword` (an admin API user).
+ * options:
+ *   - groupIds: number[] — groups pulled with getGroupMembers, and the groups this
+ *     connection manages on push (membership removed when a member's known `groups`
+ *     list leaves them out).
+ *   - createMissing: boolean (default true) — createOrUpdate people Convio does not have.
+ *   - pageSize: 1..1000 (default 1000) — max_number per getGroupMembers call.
+ *   - pagingExtension: boolean (default false) — see below.
+ *
+ * Pull: getGroupMembers per configured group, max 1000 people a call. The real API has
+ * NO paging ("Convio may limit returns"): with pagingExtension off (the default, and the
+ * only setting for a real site) one call per group is made and a warning is logged when
+ * a group fills the cap. SIMULATOR EXTENSION: with pagingExtension on, the calls carry
+ * `list_page_offset`/`list_page_size` (the style of Convio's list methods), which only
+ * our simulator honours on getGroupMembers. A person in two groups is yielded once.
+ * Cursor: `{ groupId, offset }` of the next call; `{ complete: true }` after the last page
+ * (Convio has no change feed, so resuming a complete pull starts a fresh full one).
+ *
+ * Push: `update`, looked up by cons_id (the link's remote id, else the member's cons_id),
+ * else member_id, else primary_email; on "not found" (16) and createMissing,
+ * `createOrUpdate` by member_id/primary_email. Per-member failures are returned, not thrown.
+ */
+import { z } from 'zod';
+import { UpstreamError } from '../../errors.js';
+import type { Member } from '../../types.js';
+import type { Connector, ConnectorContext, PullOptions, PullPage, PushItem, PushResult } from '../types.js';
+import { convioApi } from './client.js';
+import { groupMemberToInput, memberToConvio } from './mapping.js';
+import type { ConvioForm } from './types.js';
+
+export const convioOptionsSchema = z
+  .object({
+    groupIds: z.array(z.number().int().positive()).default([]),
+    createMissing: z.boolean().default(true),
+    pageSize: z.number().int().min(1).max(1000).default(1000),
+    pagingExtension: z.boolean().default(false),
+  })
+  .strict();
+export type ConvioOptions = z.infer<typeof convioOptionsSchema>;
+
+const MAX_NUMBER = 1000;
+
+const cursorSchema = z.union([
+  z.object({ complete: z.literal(true) }),
+  z.object({ groupId: z.number(), offset: z.number().int().nonnegative() }),
+]);
+
+function optionsOf(ctx: ConnectorContext): ConvioOptions {
+  return convioOptionsSchema.parse(ctx.config.options);
+}
+
+async function* pull(ctx: ConnectorContext, opts: PullOptions): AsyncGenerator<PullPage> {
+  const options = optionsOf(ctx);
+  const api = convioApi(ctx);
+  const parsed = cursorSchema.safeParse(opts.cursor);
+  let startGroup = 0;
+  let startOffset = 0;
+  if (parsed.success && 'groupId' in parsed.data) {
+    const i = options.groupIds.indexOf(parsed.data.groupId);
+    if (i >= 0) [startGroup, startOffset] = [i, parsed.data.offset];
+  }
+  if (options.groupIds.length === 0) {
+    ctx.log.warn({ connection: ctx.name }, 'convio pull has no options.groupIds: getGroupMembers is the only bulk read, so nothing is pulled');
+  }
+  const seen = new Set<string>();
+  let index = 0;
+  const pageSize = options.pagingExtension ? options.pageSize : Math.min(options.pageSize, MAX_NUMBER);
+  for (let g = startGroup; g < options.groupIds.length; g++) {
+    const groupId = options.groupIds[g];
+    for (let offset = g === startGroup ? startOffset : 0; ; ) {
+      const members = await api.getGroupMembers(groupId, { maxNumber: pageSize, offset: options.pagingExtension ? offset : undefined });
+      const more = options.pagingExtension && members.length >= pageSize;
+      if (!options.pagingExtension && members.length >= pageSize) {
+        ctx.log.warn({ connection: ctx.name, groupId, returned: members.length }, 'convio group reached the getGroupMembers cap; people past it are not pulled');
+      }
+      const records = [];
+      for (const m of members) {
+        const rec = groupMemberToInput(m, ++index);
+        const id = rec.ref.externalId;
+        if (id !== undefined) {
+          if (seen.has(id)) continue;
+          seen.add(id);
+        }
+        records.push(rec);
+      }
+      offset += members.length;
+      const last = !more && g === options.groupIds.length - 1;
+      const cursor = last ? { complete: true } : more ? { groupId, offset } : { groupId: options.groupIds[g + 1], offset: 0 };
+      yield { records, cursor };
+      if (!more) break;
+    }
+  }
+}
+
+function toRemote(member: Member, options: ConvioOptions): Record<string, unknown> | { skip: string } {
+  const form = memberToConvio(member, { groupIds: options.groupIds });
+  if (!member.cons_id && !form.member_id && !form.primary_email) return { skip: 'no cons_id, member_id or email to find the constituent by' };
+  return form;
+}
+
+function asForm(payload: Record<string, unknown>): ConvioForm {
+  const form: ConvioForm = {};
+  for (const [k, v] of Object.entries(payload)) if (typeof v === 'string' || typeof v === 'number') form[k] = String(v);
+  return form;
+}
+
+async function push(ctx: ConnectorContext, item: PushItem): Promise<PushResult> {
+  const counter = { requests: 0 };
+  try {
+    const options = optionsOf(ctx);
+    const api = convioApi(ctx);
+    const form = asForm(item.payload);
+    const consId = item.remoteId ?? item.member.cons_id ?? undefined;
+    const lookup = consId ? { cons_id: consId } : form.member_id ? { member_id: form.member_id } : { primary_email: form.primary_email };
+    try {
+      const res = await api.update(lookup, form, { counter });
+      return { success: true, action: 'updated', remoteId: res.consId ?? consId, requests: counter.requests };
+    } catch (err) {
+      if (!(err instanceof UpstreamError) || err.kind !== 'not_found') throw err;
+      if (!options.createMissing) return { success: true, action: 'skipped', reason: 'not in Convio and createMissing is off', requests: counter.requests };
+      if (!form.member_id && !form.primary_email) throw err;
+    }
+    const res = await api.createOrUpdate(form, { counter });
+    const action = /updated/i.test(res.message ?? '') ? 'updated' : 'created';
+    return { success: true, action, remoteId: res.consId, requests: counter.requests };
+  } catch (err) {
+    return { success: false, error: err instanceof Error ? err : new Error(String(err)), requests: counter.requests };
+  }
+}
+
+export const convioConnector: Connector<ConvioOptions> = {
+  kind: 'convio',
+  optionsSchema: convioOptionsSchema,
+  credentialKeys: ['apiKey', 'loginName', 'loginPassword'],
+  async check(ctx) {
+    await convioApi(ctx).listUserFields();
+  },
+  pull,
+  toRemote,
+  push,
+};
+
+export { convioApi, decodeConvioError, convioErrorKind } from './client.js';
+export { consToInput, groupMemberToInput, memberToConvio } from './mapping.js';
+export { startConvioSimulator, type ConvioSimulatorOptions } from './simulator.js';

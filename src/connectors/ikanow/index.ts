@@ -1,0 +1,110 @@
+/**
+ * ikanow: IKANOW Infinit.e social/person API.
+ *
+ * baseUrl: the API root, e.g. `https://infinite.example.com/api` (routes hang off it:
+ *   `social/person/list`, `auth/login/...`).
+ * credentials: `apiKey` (sent as the `inf_token` header), OR `username` + `password`
+ *   (logged in for a session cookie; only the SHA-256/base64 of the password is sent).
+ *   Either pair will do, so `credentialKeys` lists none as individually required.
+ *   The caller must be an IKANOW admin: register, update and get of others need it.
+ * options:
+ *   - createMissing: boolean (default true) — `register` people IKANOW does not have.
+ *   - pageSize: number (default 500) — records per PullPage.
+ *
+ * Pull: `social/person/list`, which has no paging in IKANOW; the one answer is sorted by
+ * `_id` (ObjectIds grow with time) and cut into pages of `pageSize`. Cursor:
+ * `{ afterId }` of the last person yielded, so a resumed pull skips what it committed
+ * and still sees people added since; `{ complete: true }` after the last page (the next
+ * pull is a full one again: IKANOW has no change feed).
+ *
+ * Push: find the person (`social/person/get/{remoteId}`, else `get/{email}`), then
+ * `social/person/update` with that person's WPUserID and, when the e-mail changes, the
+ * old e-mail as `auth.username`; a person not found is `register`ed with a random
+ * password hash (createMissing). remoteId = `_id`. Two requests per member.
+ */
+import { z } from 'zod';
+import type { Member } from '../../types.js';
+import type { Connector, ConnectorContext, PullOptions, PullPage, PushItem, PushResult } from '../types.js';
+import { ikanowApi, randomPasswordHash } from './client.js';
+import { memberToSetupUser, personToInput } from './mapping.js';
+import type { IkanowPerson, IkanowSetupUser } from './types.js';
+
+export const ikanowOptionsSchema = z
+  .object({
+    createMissing: z.boolean().default(true),
+    pageSize: z.number().int().min(1).max(100_000).default(500),
+  })
+  .strict();
+export type IkanowOptions = z.infer<typeof ikanowOptionsSchema>;
+
+const cursorSchema = z.union([z.object({ complete: z.literal(true) }), z.object({ afterId: z.string() })]);
+
+async function* pull(ctx: ConnectorContext, opts: PullOptions): AsyncGenerator<PullPage> {
+  const { pageSize } = ikanowOptionsSchema.parse(ctx.config.options);
+  const parsed = cursorSchema.safeParse(opts.cursor);
+  const afterId = parsed.success && 'afterId' in parsed.data ? parsed.data.afterId : undefined;
+  const byId = new Map<string, IkanowPerson>();
+  // a person in several of the caller's communities may be listed more than once
+  for (const p of await ikanowApi(ctx).list({ signal: ctx.signal })) if (typeof p._id === 'string') byId.set(p._id, p);
+  const people = [...byId.values()].filter((p) => afterId === undefined || p._id > afterId).sort((a, b) => (a._id < b._id ? -1 : 1));
+  if (people.length === 0) {
+    yield { records: [], cursor: { complete: true } };
+    return;
+  }
+  for (let i = 0; i < people.length; i += pageSize) {
+    const slice = people.slice(i, i + pageSize);
+    const records = slice.map((p, j) => personToInput(p, i + j + 1));
+    const last = i + pageSize >= people.length;
+    yield { records, cursor: last ? { complete: true } : { afterId: slice[slice.length - 1]._id } };
+  }
+}
+
+function toRemote(member: Member): Record<string, unknown> | { skip: string } {
+  const user = memberToSetupUser(member);
+  if (!user.email) return { skip: 'IKANOW needs an e-mail to find or register a person' };
+  return { user };
+}
+
+async function push(ctx: ConnectorContext, item: PushItem): Promise<PushResult> {
+  const counter = { requests: 0 };
+  try {
+    const { createMissing } = ikanowOptionsSchema.parse(ctx.config.options);
+    const api = ikanowApi(ctx);
+    const user = ((item.payload as { user?: IkanowSetupUser }).user ?? {}) as IkanowSetupUser;
+    const email = user.email?.[0];
+    let found = item.remoteId ? await api.get(item.remoteId, { counter }) : undefined;
+    if (!found && email) found = await api.get(email, { counter });
+    if (found) {
+      const oldEmail = found.email;
+      const setup = {
+        user: { ...user, ...(found.WPUserID ? { WPUserID: found.WPUserID } : {}) },
+        // without a WPUserID, IKANOW looks up by auth.username: the e-mail it has now
+        auth: oldEmail ? { username: oldEmail } : {},
+      };
+      await api.update(setup, { counter });
+      return { success: true, action: 'updated', remoteId: found._id, requests: counter.requests };
+    }
+    if (!createMissing) return { success: true, action: 'skipped', reason: 'not in IKANOW and createMissing is off', requests: counter.requests };
+    const created = await api.register({ user, auth: { password: randomPasswordHash(), accountType: 'user', accountStatus: 'ACTIVE' } }, { counter });
+    return { success: true, action: 'created', remoteId: created?._id, requests: counter.requests };
+  } catch (err) {
+    return { success: false, error: err instanceof Error ? err : new Error(String(err)), requests: counter.requests };
+  }
+}
+
+export const ikanowConnector: Connector<IkanowOptions> = {
+  kind: 'ikanow',
+  optionsSchema: ikanowOptionsSchema,
+  credentialKeys: [],
+  async check(ctx) {
+    // `get` with no id answers for the caller: cheap, and needs a valid key or session
+    await ikanowApi(ctx).call('GET', 'social/person/get');
+  },
+  pull,
+  toRemote,
+  push,
+};
+
+export { decodeIkanowError, hashPassword, ikanowApi, ikanowMessageKind } from './client.js';
+export { memberToSetupUser, personToInput } from './mapping.js';
+export { startIkanowSimulator, type IkanowSimulatorOptions } from './simulator.js';

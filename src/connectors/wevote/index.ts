@@ -1,0 +1,83 @@
+/**
+ * The `wevote` connector: push only, since WeVote has no API that lists voters
+ * (API-NOTES.md section 4). Each member goes out as one voterUpdate POST that finds
+ * the voter by management_api_key + email_address (creating it when the connection's
+ * `createAccount` option is on), with names and photo URLs gated by `*_changed` flags
+ * and the flag integers sent as bit set/unset operations.
+ *
+ * The remote id is the voter's we_vote_id when the answer carries one (the documented
+ * answer does not; see simulator.ts), else the one the link already had.
+ */
+import { ConfigError, UpstreamError } from '../../errors.js';
+import type { Connector, ConnectorContext, PushItem, PushResult } from '../types.js';
+import { VOTER_UPDATE_API_PATH, WEVOTE_CREDENTIAL_KEYS, voterUpdate, wevoteClient, wevoteCredentials } from './client.js';
+import { toWeVoteForm } from './mapping.js';
+import { wevoteOptionsSchema, type WeVoteForm, type WeVoteOptions } from './types.js';
+
+function optionsOf(ctx: ConnectorContext): WeVoteOptions {
+  const parsed = wevoteOptionsSchema.safeParse(ctx.config.options);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => `options.${i.path.join('.')}: ${i.message}`).join('; ');
+    throw new ConfigError(`connection ${ctx.name} (wevote): ${issues}`);
+  }
+  return parsed.data;
+}
+
+/** The payload is ours (toRemote), but it passed through storage: keep text and numbers only. */
+function formOf(payload: Record<string, unknown>): WeVoteForm {
+  const out: WeVoteForm = {};
+  for (const [k, v] of Object.entries(payload)) if (typeof v === 'string' || typeof v === 'number') out[k] = v;
+  return out;
+}
+
+async function push(ctx: ConnectorContext, item: PushItem): Promise<PushResult> {
+  const o = optionsOf(ctx);
+  const creds = wevoteCredentials(ctx);
+  const client = wevoteClient(ctx);
+  const form = formOf(item.payload);
+  if (typeof form.email_address !== 'string' || form.email_address === '') {
+    return { success: true, action: 'skipped', reason: 'no email', requests: 0 };
+  }
+  const counter = { requests: 0 };
+  try {
+    const res = await voterUpdate(client, creds, form, { createAccount: o.createAccount, counter, signal: ctx.signal });
+    const remoteId = res.we_vote_id ?? res.voter_we_vote_id ?? item.remoteId;
+    return { success: true, action: res.voter_created ? 'created' : 'updated', ...(remoteId ? { remoteId } : {}), requests: counter.requests };
+  } catch (err) {
+    return { success: false, error: err instanceof Error ? err : new Error(String(err)), requests: counter.requests };
+  }
+}
+
+/**
+ * One voterUpdate that changes nothing: a bad device id or management key fails;
+ * an unknown probe address is fine (the key was accepted before the lookup).
+ */
+async function check(ctx: ConnectorContext): Promise<void> {
+  const creds = wevoteCredentials(ctx);
+  try {
+    await wevoteClient(ctx).request({
+      method: 'POST',
+      path: VOTER_UPDATE_API_PATH,
+      form: {
+        voter_device_id: creds.voterDeviceId,
+        api_key: creds.apiKey,
+        management_api_key: creds.managementApiKey,
+        email_address: 'member-sync-check@invalid.example',
+      },
+      signal: ctx.signal,
+    });
+  } catch (err) {
+    // the probe address is unknown by design: "not found" means the key was accepted
+    if (err instanceof UpstreamError && err.kind === 'not_found') return;
+    throw err;
+  }
+}
+
+export const wevoteConnector: Connector<WeVoteOptions> = {
+  kind: 'wevote',
+  optionsSchema: wevoteOptionsSchema,
+  credentialKeys: WEVOTE_CREDENTIAL_KEYS,
+  check,
+  toRemote: (member, options) => toWeVoteForm(member, options),
+  push,
+};

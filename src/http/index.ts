@@ -1,0 +1,60 @@
+/**
+ * src/http — the HTTP concerns every connector shares (STYLE.md rule 3). A connector
+ * configures these; it does not re-implement them.
+ *
+ * CLIENT (client.ts)
+ *   const client = clientForConnection(ctx, { decodeError, headers?, authorize?, retry? });
+ *     One client per connection config object (cached), so pulls and pushes share the
+ *     limiter and keep-alive sockets. Or `createHttpClient({ connection, baseUrl,
+ *     timeoutMs, rateLimit, retry, decodeError, headers, authorize, log, random })` for a
+ *     private one (tests; call `client.close()` when done).
+ *   const res = await client.request<T>({ method: 'POST', path: 'site/SRConsAPI',
+ *       searchParams?, form? | json? | body?, headers?, signal?, counter?, retry? });
+ *     res: { status, headers, text, json: T, attempts }. Resolves only on success; any
+ *     failure rejects with an UpstreamError (errors.ts) whose kind says what happened.
+ *   - timeout: `timeoutMs` per attempt; got's own retry is off.
+ *   - rate limit: `{ perSecond, concurrency }` per client; perSecond 0 = unlimited.
+ *   - retries: `decideRetry` (retry.ts) alone decides: 429, 5xx, 408, timeouts, resets,
+ *     refused connections and socket hang-ups retry with exponential backoff + jitter up
+ *     to `maxAttempts` (default 4 in total); Retry-After (seconds or HTTP-date) wins over
+ *     backoff; a Retry-After above `maxRetryAfterMs` is returned to the caller instead.
+ *     Other 4xx never retry. `retry: { maxAttempts: 1 }` on a call turns retries off.
+ *   - counting: `client.requests` is every attempt this client sent; pass
+ *     `counter: { requests: 0 }` to count the attempts of one unit of work (a push).
+ *   - errors: `decodeError(raw)` sees EVERY response, 2xx included (IKANOW's
+ *     success=false arrives as 200); it returns `{ kind, message, remoteCode? }` (or a
+ *     ready UpstreamError) for a failure, or undefined for "not an error / use the
+ *     default", which maps status >= 400 by `kindForStatus` (401/403 auth, 404 not_found,
+ *     409 duplicate, 400/422 validation, 429 rate_limited, 408 network, 5xx server). `raw.json`
+ *     is parsed whatever the Content-Type (Vocdoni sends JSON as text/plain).
+ *   - authorize(req) runs before every attempt with the exact method, URL (with query) and
+ *     form fields; returned headers are added. `oauth1Authorizer(creds, { profile })`
+ *     is one.
+ *
+ * ERRORS (upstream.ts): `upstreamFromResponse`, `upstreamFromNetwork`, `safeMessage`
+ *   (redacts registered secrets, strips URL query strings, caps length). Errors never
+ *   carry headers, form bodies or query strings.
+ *
+ * PAGINATION (paginate.ts): async generators that yield one page plus where to resume:
+ *   paginatePages({ fetchPage(page) => { items, lastPage? }, startPage?, pageSize? })
+ *   paginateOffset({ fetch(offset, limit) => items, limit, startOffset? })
+ *   paginateCursor({ fetch(cursor) => { items, next? }, start? })
+ *
+ * OAUTH 1.0a (oauth1.ts): HMAC-SHA1. `oauth1Params`, `oauth1Header(creds, { method, url,
+ *   form? }, { profile, realm?, nonce?, timestamp? })`, `oauth1Authorizer`, and
+ *   `verifyOAuth1Request({ method, url, headers, form? }, { profile, consumerSecret(key),
+ *   tokenSecret(token), maxSkewSeconds? })` for simulators. profile 'gnoss' signs with
+ *   GET, the URL without query and only oauth_* params (API-NOTES.md §3).
+ *
+ * SIMULATORS (sim-server.ts): `startSimServer({ host, port, faults, routeKey?, handle })`
+ *   returns { url, requests, setFaults, close } (the SimulatorHandle shape): body read and
+ *   parsed (`params` = query + form, `json`), requests counted by route, faults injected
+ *   from a seeded sequence. `send(res, status, body, contentType)`, `seededRandom(seed)`.
+ */
+export * from './client.js';
+export * from './oauth1.js';
+export * from './paginate.js';
+export * from './rate-limiter.js';
+export * from './retry.js';
+export * from './sim-server.js';
+export * from './upstream.js';

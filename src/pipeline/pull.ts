@@ -1,0 +1,95 @@
+/**
+ * Pull one connection: its pages -> ingest, committing the cursor with each page, so an
+ * interrupted pull resumes after the last committed page.
+ */
+import type { Knex } from 'knex';
+import type { Config } from '../config/schema.js';
+import { connectorFor } from '../connectors/registry.js';
+import type { ConnectorContext } from '../connectors/types.js';
+import { describeError, InputError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { createRun, finishRun } from '../store/runs-repo.js';
+import type { RunCounts } from '../types.js';
+import { ingest, type InputBatch } from './ingest.js';
+
+export interface PullOptions {
+  db: Knex;
+  config: Readonly<Config>;
+  log: Logger;
+  /** ignore the checkpoint and read everything */
+  full?: boolean;
+  dryRun?: boolean;
+  parentRunId?: number;
+  signal?: AbortSignal;
+  onPage?(counts: RunCounts): void;
+}
+
+export interface PullSummary extends RunCounts {
+  run_id: number | null;
+  connection: string;
+  dry_run: boolean;
+  pages: number;
+}
+
+interface Checkpoint {
+  cursor: unknown;
+  complete: boolean;
+}
+
+export function connectionContext(name: string, config: Readonly<Config>, log: Logger, signal?: AbortSignal): ConnectorContext {
+  const conn = config.connections[name];
+  if (!conn) {
+    const known = Object.keys(config.connections);
+    throw new InputError(`unknown connection '${name}'${known.length ? `; configured: ${known.join(', ')}` : '; none is configured (see config/default.yaml)'}`);
+  }
+  return { name, config: conn, log: log.child({ connection: name }), signal };
+}
+
+export async function pullConnection(name: string, opts: PullOptions): Promise<PullSummary> {
+  const ctx = connectionContext(name, opts.config, opts.log, opts.signal);
+  const connector = connectorFor(ctx.config.kind);
+  if (!connector.pull) throw new InputError(`connection '${name}' is a ${ctx.config.kind} connection, which has no list API to pull from`);
+  const key = `pull:${name}`;
+  const saved = opts.full ? undefined : ((await opts.db('checkpoints').where({ key }).first())?.cursor as Checkpoint | undefined);
+  // A finished pull starts over, unless the cursor is a "modified since" mark.
+  const start = saved && (!saved.complete || connector.incremental) ? saved.cursor : undefined;
+  const runId = opts.dryRun ? 0 : await createRun(opts.db, { kind: 'pull', source: name, parentRunId: opts.parentRunId, details: { resumed_from: start ?? null } });
+  const log = ctx.log.child({ run: runId || undefined });
+  log.info({ resume: start !== undefined }, 'pull started');
+  let pages = 0;
+  let last: unknown = start;
+  let index = 0;
+  const pull = connector.pull.bind(connector);
+  async function* batches(): AsyncGenerator<InputBatch> {
+    for await (const page of pull({ ...ctx, log }, { cursor: start })) {
+      pages++;
+      last = page.cursor;
+      for (const r of page.records) r.ref.index ??= ++index;
+      yield { items: page.records, checkpoint: { key, cursor: { cursor: page.cursor, complete: false } satisfies Checkpoint } };
+    }
+  }
+  try {
+    const counts = await ingest(batches(), {
+      db: opts.db,
+      config: opts.config,
+      log,
+      runId,
+      source: name,
+      connection: name,
+      dryRun: opts.dryRun,
+      onBatch: (c) => opts.onPage?.(c),
+    });
+    if (!opts.dryRun) {
+      await opts.db('checkpoints')
+        .insert({ key, cursor: JSON.stringify({ cursor: last ?? null, complete: true }), run_id: runId })
+        .onConflict('key')
+        .merge();
+      await finishRun(opts.db, runId, 'succeeded', { details: { pages } });
+    }
+    log.info({ ...counts, pages }, 'pull finished');
+    return { run_id: opts.dryRun ? null : runId, connection: name, ...counts, dry_run: Boolean(opts.dryRun), pages };
+  } catch (err) {
+    if (!opts.dryRun) await finishRun(opts.db, runId, 'failed', { error: describeError(err) }).catch(() => undefined);
+    throw err;
+  }
+}
