@@ -13,8 +13,8 @@ export interface Ctx {
 }
 
 /** Load config, open the database (embedded when DATABASE_URL is unset), run, close. */
-export async function withStore<T>(fn: (ctx: Ctx) => Promise<T>): Promise<T> {
-  const config = loadConfig();
+export async function withStore<T>(fn: (ctx: Ctx) => Promise<T>, opts: { overrides?: Record<string, unknown> } = {}): Promise<T> {
+  const config = loadConfig({ overrides: opts.overrides });
   const problems = checkConnections(config.connections);
   if (problems.length > 0) throw new ConfigError(`config: ${problems.join('; ')}`);
   const db = await openDatabase({ log, allowDuplicateEmails: config.matching.allowDuplicateEmails });

@@ -8,6 +8,7 @@ import { registerMembers } from './commands/members.js';
 import { registerPull } from './commands/pull.js';
 import { registerReview } from './commands/review.js';
 import { registerRuns } from './commands/runs.js';
+import { registerSandbox } from './commands/sandbox.js';
 
 export function buildProgram(): Command {
   const program = new Command('member-sync')
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
   registerMembers(program);
   registerReview(program);
   registerRuns(program);
+  registerSandbox(program);
   registerDemo(program);
   for (const cmd of program.commands) cmd.exitOverride();
   return program;

@@ -113,7 +113,7 @@ export function loadConfig(opts: LoadOptions = {}): Readonly<Config> {
   if (env.MEMBER_SYNC_CONFIG) files.push(path.resolve(cwd, env.MEMBER_SYNC_CONFIG));
   files.push(...(opts.files ?? []));
   const layers = files.map((f) => readLayer(f, env));
-  if (opts.overrides) layers.push({ file: '(overrides)', data: opts.overrides });
+  if (opts.overrides) layers.push({ file: '(overrides)', data: interpolate(opts.overrides, '(overrides)', [], env) as Plain });
   const merged = layers.reduce<Plain>((acc, l) => deepMerge(acc, l.data), {});
   const parsed = configSchema.safeParse(merged);
   if (!parsed.success) {

@@ -95,11 +95,29 @@ describe('member-sync CLI', () => {
   });
 
   it('every command has --help', async () => {
-    for (const c of [[], ['import'], ['members'], ['members', 'export'], ['members', 'show'], ['conflicts'], ['rejects'], ['runs'], ['runs', 'show'], ['demo']]) {
+    for (const c of [[], ['import'], ['members'], ['members', 'export'], ['members', 'show'], ['conflicts'], ['rejects'], ['runs'], ['runs', 'show'], ['demo'], ['pull'], ['sandbox']]) {
       const r = await cli([...c, '--help']);
       expect(r.code, c.join(' ')).toBe(0);
       expect(r.stdout).toMatch(/Usage: member-sync/);
     }
+  });
+
+  it('demo pulls the sandbox sources and imports the example file', async () => {
+    const r = await cli(['demo'], env);
+    expect(r.code).toBe(0);
+    for (const name of ['convio-sandbox', 'ikanow-sandbox', 'community-sandbox', 'vocdoni-sandbox']) expect(r.stdout).toMatch(new RegExp(`${name}: \\d+ records`));
+    expect(r.stdout).toMatch(/examples\/members.csv: 312 rows/);
+  });
+
+  it('a connection with bad options fails at start naming the key', async () => {
+    const cfg = path.join(dir, 'bad.yaml');
+    writeFileSync(cfg, 'connections:\n  voc:\n    kind: vocdoni\n    baseUrl: http://127.0.0.1:1/\n    credentials: { token: x1234 }\n');
+    const r = await cli(['pull', 'voc'], { ...env, MEMBER_SYNC_CONFIG: cfg });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/connections\.voc\.options\.organizationAddress/);
+    writeFileSync(cfg, 'connections:\n  voc:\n    kind: vocdonii\n    baseUrl: http://127.0.0.1:1/\n');
+    const k = await cli(['runs'], { ...env, MEMBER_SYNC_CONFIG: cfg });
+    expect(k.stderr).toMatch(/bad.yaml: connections.voc.kind: expected one of convio, ikanow, community, wevote, vocdoni/);
   });
 
   it('without DATABASE_URL it starts an embedded PostgreSQL in MEMBER_SYNC_DATA_DIR', async () => {
