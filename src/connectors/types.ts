@@ -7,6 +7,7 @@
  */
 import type { z } from 'zod';
 import type { ConnectionConfig, ConnectorKind } from '../config/schema.js';
+import type { SimFaults } from '../http/sim-server.js';
 import type { Logger } from '../log.js';
 import type { InputRecord, Member } from '../types.js';
 
@@ -57,19 +58,12 @@ export interface SimulatorOptions {
   faults?: FaultOptions;
 }
 
-export interface FaultOptions {
-  /** share of requests answered with a 500 (0..1) */
-  errorRate?: number;
-  /** added latency per request, ms */
-  latencyMs?: number;
-  /** share of requests answered with 429 + Retry-After */
-  rateLimitRate?: number;
-  retryAfterSeconds?: number;
-  /** share of requests whose socket is destroyed without an answer */
-  resetRate?: number;
-  /** deterministic fault sequence seed */
-  seed?: number;
-}
+/**
+ * Fault injection of a simulator (defined once, with the loopback server in src/http):
+ * errorRate (share answered 500), latencyMs, rateLimitRate (share answered 429 with
+ * Retry-After retryAfterSeconds), resetRate (share of sockets destroyed), seed.
+ */
+export type FaultOptions = SimFaults;
 
 export interface SimulatorHandle {
   /** base URL to put in a connection's `baseUrl` */

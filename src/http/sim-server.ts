@@ -7,6 +7,7 @@
  */
 import http, { type IncomingHttpHeaders, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { prng } from '../members/generate.js';
 
 export interface SimFaults {
   errorRate?: number;
@@ -17,17 +18,8 @@ export interface SimFaults {
   seed?: number;
 }
 
-/** mulberry32: tiny, fast, good enough to make fault sequences repeatable */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** repeatable fault sequences: the same seeded generator the people generator uses */
+export const seededRandom: (seed: number) => () => number = prng;
 
 export interface SimRequest {
   method: string;
