@@ -4,13 +4,13 @@
  * all processes are decided one at a time, so input order holds across them), one query
  * per key kind, one statement per table, the run's counts and the checkpoint.
  */
-import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import type { Config } from '../config/schema.js';
 import { isRetryable } from '../errors.js';
 import type { Logger } from '../log.js';
 import { decideBatch, type BatchItem } from '../members/decide-batch.js';
 import { normalizeRecord } from '../members/normalize.js';
+import { uuidv7 } from '../members/uuid7.js';
 import { keysOf, loadWorkingSet, writeOutcome } from '../store/members-repo.js';
 import { addRunCounts } from '../store/runs-repo.js';
 import { emptyCounts, type InputRecord, type NormalizedRecord, type RecordRef, type RunCounts } from '../types.js';
@@ -65,7 +65,7 @@ async function applyBatch(trx: Knex.Transaction, items: BatchItem[], batch: Inpu
     at: new Date().toISOString(),
     allowDuplicateEmails: opts.config.matching.allowDuplicateEmails,
     connection: opts.connection,
-    newId: randomUUID,
+    newId: () => uuidv7(),
   });
   await writeOutcome(trx, out, opts.runId, opts.source);
   const counts: RunCounts = { rows: items.length, ...out.counts };

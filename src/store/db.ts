@@ -79,10 +79,13 @@ export async function migrate(knex: Knex): Promise<void> {
  */
 async function ensureEmailIndex(knex: Knex, allowDuplicates: boolean): Promise<void> {
   const { rows } = await knex.raw(`select 1 from pg_indexes where indexname = 'members_email_key'`);
+  // The plain index serves lookups only while the unique one is off.
+  if (allowDuplicates) await knex.raw('CREATE INDEX IF NOT EXISTS members_email_idx ON members (email) WHERE email IS NOT NULL');
   if (allowDuplicates && rows.length > 0) await knex.raw('DROP INDEX IF EXISTS members_email_key');
   if (!allowDuplicates && rows.length === 0) {
     try {
       await knex.raw('CREATE UNIQUE INDEX IF NOT EXISTS members_email_key ON members (email) WHERE email IS NOT NULL');
+      await knex.raw('DROP INDEX IF EXISTS members_email_idx');
     } catch (err) {
       throw new DatabaseError(
         'matching.allowDuplicateEmails is false but members share an email; resolve them (member-sync members export) or set it to true',

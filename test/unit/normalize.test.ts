@@ -71,3 +71,13 @@ describe('normalizeRecord', () => {
     expect(normalizeRecord(rec({ first_name: 'Linked' }, 'ext-1'), opts).ok).toBe(true);
   });
 });
+
+describe('uuidv7', () => {
+  it('is a version 7 RFC 9562 uuid, ordered by creation', async () => {
+    const { uuidv7 } = await import('../../src/members/uuid7.js');
+    const ids = Array.from({ length: 1000 }, () => uuidv7());
+    expect(ids[0]).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect([...ids].sort()).toEqual(ids);
+    expect(new Set(ids).size).toBe(1000);
+  });
+});
