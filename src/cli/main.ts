@@ -5,8 +5,11 @@ import { redact } from '../log.js';
 import { registerDemo } from './commands/demo.js';
 import { registerImport } from './commands/import.js';
 import { registerMembers } from './commands/members.js';
+import { registerMigrate } from './commands/migrate.js';
 import { registerPull } from './commands/pull.js';
+import { registerPush } from './commands/push.js';
 import { registerReview } from './commands/review.js';
+import { registerRevert } from './commands/revert.js';
 import { registerRuns } from './commands/runs.js';
 import { registerSandbox } from './commands/sandbox.js';
 
@@ -23,6 +26,9 @@ export function buildProgram(): Command {
     .exitOverride();
   registerImport(program);
   registerPull(program);
+  registerPush(program);
+  registerMigrate(program);
+  registerRevert(program);
   registerMembers(program);
   registerReview(program);
   registerRuns(program);

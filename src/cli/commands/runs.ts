@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { listConflicts, listRejects } from '../../store/inspect-repo.js';
+import { countPushErrors, listPushErrors } from '../../store/push-repo.js';
 import { getRun, listRuns } from '../../store/runs-repo.js';
 import { print, printJson, table, withStore } from '../context.js';
 
@@ -23,10 +24,13 @@ export function registerRuns(program: Command): void {
 
   runs
     .command('show')
-    .description('one run: counts, duration, the first conflicts and rejects')
+    .description('one run: counts, duration, the first conflicts and rejects, failed pushes with the remote error')
     .argument('<run_id>', 'a run id from `member-sync runs`')
     .option('--json', 'print JSON')
-    .action(async (id: string, flags: { json?: boolean }) => {
+    .option('--failed', 'list every failed push of the run, not just the first 20')
+    .action(async (id: string, flags: { json?: boolean; failed?: boolean }) => {
+      // `runs` has its own --json, and commander hands `runs show 3 --json` to it
+      flags.json ||= Boolean(runs.opts().json);
       const code = await withStore(async ({ db }) => {
         const run = await getRun(db.knex, Number(id));
         if (!run) {
@@ -35,9 +39,12 @@ export function registerRuns(program: Command): void {
         }
         const conflicts = await listConflicts(db.knex, run.id, 20);
         const rejects = await listRejects(db.knex, run.id, 20);
+        // failed pushes: the remote error of each member a push run could not deliver
+        const failedTotal = run.kind === 'push' ? await countPushErrors(db.knex, run.id) : 0;
+        const failed = failedTotal > 0 ? await listPushErrors(db.knex, run.id, flags.failed ? undefined : 20) : [];
         const durationMs = run.finished_at ? new Date(run.finished_at).getTime() - new Date(run.started_at).getTime() : null;
         if (flags.json) {
-          printJson({ ...run, duration_ms: durationMs, conflicts_sample: conflicts, rejects_sample: rejects });
+          printJson({ ...run, duration_ms: durationMs, conflicts_sample: conflicts, rejects_sample: rejects, failed_pushes: failed, failed_pushes_total: failedTotal });
           return 0;
         }
         print(`run ${run.id}: ${run.kind} ${run.source ?? ''} ${run.status}${durationMs !== null ? ` in ${(durationMs / 1000).toFixed(1)} s` : ''}`);
@@ -50,6 +57,11 @@ export function registerRuns(program: Command): void {
         if (rejects.length) {
           print(`\nrejects (first ${rejects.length}; all: member-sync rejects --run ${run.id}):`);
           for (const r of rejects) print(`  ${r.source_ref ?? ''} ${r.reason}`);
+        }
+        if (failed.length) {
+          const all = failed.length < failedTotal ? `first ${failed.length} of ${failedTotal}; all: member-sync runs show ${run.id} --failed` : `${failedTotal}`;
+          print(`\nfailed pushes (${all}):`);
+          for (const f of failed) print(`  ${f.member_key ?? f.member_email ?? f.member_id} ${f.status === 'pending' ? '(transient, sent again next push)' : '(permanent)'}: ${f.message}`);
         }
         return 0;
       });

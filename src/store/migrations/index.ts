@@ -4,9 +4,11 @@
  */
 import type { Knex } from 'knex';
 import * as m001 from './001-initial.js';
+import * as m002 from './002-push-payload.js';
 
 const MIGRATIONS: Record<string, Knex.Migration> = {
   '001-initial': m001,
+  '002-push-payload': m002,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

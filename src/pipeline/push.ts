@@ -1,0 +1,182 @@
+/**
+ * Push one connection: page through the members, map each to the connection's payload,
+ * send only those whose payload hash differs from push_state, and record each batch as
+ * soon as it is sent. A push is a run (kind 'push', source = the connection).
+ *
+ * Idempotence: the remote id (push_state, else the newest link) makes a re-push an
+ * update; a member with none is found by the connector through the system's own lookup
+ * (Convio cons_id/member_id/email, IKANOW e-mail, Vocdoni memberNumber), so a push cut
+ * short anywhere and run again creates no duplicate remote record.
+ *
+ * Counts: every member looked at is `unchanged` or `selected`; every selected one ends
+ * `created`, `updated`, `failed` or `skipped` (a dry run plans created/updated only).
+ */
+import type { Knex } from 'knex';
+import type { Config } from '../config/schema.js';
+import { connectorFor } from '../connectors/registry.js';
+import { describeError, InputError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { iteratePushRows, lockConnectionForPush, writePushBatch, type PushRecord } from '../store/push-repo.js';
+import { addRunCounts, createRun, finishRun } from '../store/runs-repo.js';
+import { connectionContext } from './pull.js';
+import { decidePush, memberLabel, type FieldDiff } from './push-plan.js';
+import { recordOf, sendBatch, type SendJob } from './push-send.js';
+
+export interface PushOptions {
+  db: Knex;
+  config: Readonly<Config>;
+  log: Logger;
+  /** plan only: no request, nothing written */
+  dryRun?: boolean;
+  /** send members whose last push failed permanently even if they did not change */
+  retryFailed?: boolean;
+  /** send at most this many members */
+  limit?: number;
+  parentRunId?: number;
+  /** graceful stop: no new member is started, the ones in flight finish and are recorded */
+  stop?: AbortSignal;
+  /** hard stop: also cuts the requests in flight (their members are sent again next push) */
+  signal?: AbortSignal;
+  /** members read per query @defaultValue 500 */
+  pageSize?: number;
+  /** members sent per recorded batch @defaultValue 100 */
+  batchSize?: number;
+  /** every selected member, before it is sent */
+  onPlan?(entry: PlanEntry): void;
+  /** after each member is sent */
+  onSent?(done: number): void;
+}
+
+export interface PlanEntry {
+  member_id: string;
+  member: string;
+  action: 'create' | 'update' | 'skip';
+  remote_id?: string;
+  reason?: string;
+  changes?: FieldDiff[];
+}
+
+export interface PushSummary {
+  run_id: number | null;
+  connection: string;
+  selected: number;
+  created: number;
+  updated: number;
+  unchanged: number;
+  failed: number;
+  skipped: number;
+  requests: number;
+  dry_run: boolean;
+  /** failed permanently before and unchanged since: not sent (see --retry-failed) */
+  held_failed: number;
+  /** why the push stopped before the end, if it did */
+  stopped?: string;
+}
+
+export async function pushConnection(name: string, opts: PushOptions): Promise<PushSummary> {
+  const ctx = connectionContext(name, opts.config, opts.log, opts.signal);
+  const connector = connectorFor(ctx.config.kind);
+  if (!connector.push || !connector.toRemote) throw new InputError(`connection '${name}' is a ${ctx.config.kind} connection, which member-sync does not push to`);
+  const options = connector.optionsSchema.parse(ctx.config.options ?? {});
+  const toRemote = (m: Parameters<NonNullable<typeof connector.toRemote>>[0]) => connector.toRemote!(m, options);
+  const push = connector.push.bind(connector);
+  const dry = Boolean(opts.dryRun);
+  const release = dry ? undefined : await lockConnectionForPush(opts.db, name);
+  if (!dry && !release) throw new InputError(`connection '${name}' is being pushed by another process; try again when it is done`);
+  let runId = 0;
+  try {
+    runId = dry ? 0 : await createRun(opts.db, { kind: 'push', source: name, parentRunId: opts.parentRunId, details: { retry_failed: Boolean(opts.retryFailed), limit: opts.limit ?? null } });
+  } catch (err) {
+    await release?.();
+    throw err;
+  }
+  const log = ctx.log.child({ run: runId || undefined });
+  const s: PushSummary = { run_id: dry ? null : runId, connection: name, selected: 0, created: 0, updated: 0, unchanged: 0, failed: 0, skipped: 0, requests: 0, dry_run: dry, held_failed: 0 };
+  const batchSize = opts.batchSize ?? 100;
+  let sent = 0;
+  log.info({ dryRun: dry }, 'push started');
+
+  async function flush(jobs: SendJob[], skips: PushRecord[], seen: number): Promise<void> {
+    // once a push has stopped (Retry-After too long), members still queued wait for the next push
+    const { outcomes, halt } = await sendBatch(s.stopped ? [] : jobs, {
+      concurrency: ctx.config.rateLimit.concurrency,
+      // ctx, not the run's child logger: the HTTP client a connector caches keeps the first logger it sees
+      push: (j) => push(ctx, { member: j.member, remoteId: j.remoteId, payload: j.payload }),
+      signal: opts.signal,
+      stop: opts.stop,
+      onSent: () => opts.onSent?.(++sent),
+    });
+    const records = [...skips];
+    let created = 0;
+    let updated = 0;
+    for (const o of outcomes) {
+      s.requests += o.result?.requests ?? 0;
+      const rec = recordOf(o);
+      if (!rec) continue;
+      records.push(rec);
+      const r = o.result!;
+      if (!r.success) s.failed++;
+      else if (r.action === 'skipped') s.skipped++;
+      else if (r.action === 'created') created++;
+      else updated++;
+    }
+    s.created += created;
+    s.updated += updated;
+    s.skipped += skips.length;
+    await opts.db.transaction(async (trx) => {
+      await writePushBatch(trx, name, runId, records);
+      await addRunCounts(trx, runId, { rows: seen, created, updated });
+    });
+    if (halt) s.stopped ??= halt;
+    if (opts.signal?.aborted || opts.stop?.aborted) s.stopped ??= 'interrupted; push again to continue';
+  }
+
+  try {
+    let jobs: SendJob[] = [];
+    let skips: PushRecord[] = [];
+    let seen = 0;
+    pages: for await (const page of iteratePushRows(opts.db, name, opts.pageSize ?? 500)) {
+      for (const row of page) {
+        if (opts.limit !== undefined && s.selected >= opts.limit) break pages;
+        if (s.stopped || opts.signal?.aborted || opts.stop?.aborted) break pages;
+        seen++;
+        const d = decidePush(row, toRemote, Boolean(opts.retryFailed));
+        const label = memberLabel(row.member);
+        if (d.kind === 'unchanged') {
+          s.unchanged++;
+          if (d.heldFailed) s.held_failed++;
+          continue;
+        }
+        s.selected++;
+        if (d.kind === 'skip') {
+          opts.onPlan?.({ member_id: row.member.id, member: label, action: 'skip', reason: d.reason });
+          if (dry) s.skipped++;
+          else skips.push({ memberId: row.member.id, hash: d.hash, status: 'skipped', error: { message: d.reason } });
+        } else {
+          opts.onPlan?.({ member_id: row.member.id, member: label, action: d.action, ...(d.remoteId ? { remote_id: d.remoteId } : {}), changes: d.changes });
+          if (dry && d.action === 'create') s.created++;
+          else if (dry) s.updated++;
+          else jobs.push({ memberId: row.member.id, member: row.member, hash: d.hash, payload: d.payload, remoteId: d.remoteId, linkId: row.linkId });
+        }
+        // skips count toward a batch too, so a long run of them is written as it goes
+        if (!dry && jobs.length + skips.length >= batchSize) {
+          await flush(jobs, skips, seen);
+          [jobs, skips, seen] = [[], [], 0];
+        }
+      }
+    }
+    if (!dry && (jobs.length > 0 || skips.length > 0 || seen > 0)) await flush(jobs, skips, seen);
+    if (!dry) {
+      const { run_id: _r, connection: _c, dry_run: _d, ...counts } = s;
+      await addRunCounts(opts.db, runId, { unchanged: s.unchanged });
+      await finishRun(opts.db, runId, s.stopped ? 'failed' : 'succeeded', { error: s.stopped, details: counts });
+    }
+    log.info({ ...s }, 'push finished');
+    return s;
+  } catch (err) {
+    if (!dry) await finishRun(opts.db, runId, 'failed', { error: describeError(err), details: { ...s } }).catch(() => undefined);
+    throw err;
+  } finally {
+    await release?.();
+  }
+}
