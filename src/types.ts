@@ -88,18 +88,16 @@ export type MemberValues = { [K in TextField | DateField]?: string | null } & {
   other?: Record<string, string> | null;
 };
 
-export interface FieldProvenance {
-  /** connection name, or `file:<name>` */
-  src: string;
-  run: number;
-  /** ISO timestamp */
-  at: string;
-}
-
 /** A canonical member as the store holds it. */
 export interface Member extends MemberValues {
   id: string;
-  provenance: Record<string, FieldProvenance>;
+  /**
+   * Field provenance: field -> id of the run that last set it. A field not listed was
+   * set by the run that created the member (`created_run_id`). The run gives the
+   * source (connection or file) and the time; keeping only its id keeps a million
+   * members' provenance small.
+   */
+  provenance: Record<string, number>;
   created_run_id: number | null;
   created_at?: string;
   updated_at?: string;

@@ -85,7 +85,9 @@ export function decideBatch(items: BatchItem[], set: WorkingSet, ctx: DecideCont
       set.add(member);
       out.created.set(member.id, member);
       out.counts.created++;
-      out.changes.push({ memberId: member.id, rule: 'new', ref: record.ref, field: '_created', old: null, new: snapshot(member) });
+      // The creation is one entry; the initial values are the member row as that run left
+      // it (its later changes carry their old values), so no snapshot is copied here.
+      out.changes.push({ memberId: member.id, rule: 'new', ref: record.ref, field: '_created', old: null, new: null });
       if (externalId && ctx.connection) {
         set.addLink(ctx.connection, externalId, member.id);
         out.links.push({ connection: ctx.connection, externalId, memberId: member.id, rule: 'new' });
@@ -119,9 +121,4 @@ export function decideBatch(items: BatchItem[], set: WorkingSet, ctx: DecideCont
 
 function changeEntry(memberId: string, rule: MatchRule, ref: RecordRef, c: FieldChange): ChangeEntry {
   return { memberId, rule, ref, field: c.field, old: c.old, new: c.new };
-}
-
-function snapshot(m: Member): Record<string, unknown> {
-  const { id: _id, provenance: _p, created_run_id: _c, ...values } = m;
-  return values;
 }

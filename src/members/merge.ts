@@ -15,10 +15,11 @@ export interface MergeContext {
   /** who sets the fields: a connection name or `file:<name>` */
   source: string;
   sourceTrust: number;
-  /** trust rank of the source that last set a field */
+  /** trust rank of a source */
   trustOf(source: string): number;
+  /** the source of an earlier run (connection or `file:<name>`) */
+  sourceOfRun(runId: number): string | undefined;
   runId: number;
-  at: string;
   allowDuplicateEmails: boolean;
 }
 
@@ -69,10 +70,12 @@ export function mergeRecord(member: Member, record: NormalizedRecord, set: Worki
     const current = (member as unknown as Record<string, unknown>)[field];
     if (field === 'other') incoming = { ...((current as Record<string, string> | null) ?? {}), ...(incoming as Record<string, string>) };
     if (sameValue(current, incoming)) continue;
-    const prov = member.provenance[field];
-    if (prov && prov.src !== ctx.source && ctx.trustOf(prov.src) > ctx.sourceTrust) continue;
+    const setBy = member.provenance[field] ?? (current === undefined ? null : member.created_run_id);
+    const setter = setBy === null || setBy === ctx.runId ? undefined : ctx.sourceOfRun(setBy);
+    if (setter !== undefined && setter !== ctx.source && ctx.trustOf(setter) > ctx.sourceTrust) continue;
     (next as unknown as Record<string, unknown>)[field] = incoming;
-    next.provenance[field] = { src: ctx.source, run: ctx.runId, at: ctx.at };
+    if (ctx.runId === member.created_run_id) delete next.provenance[field];
+    else next.provenance[field] = ctx.runId;
     changes.push({ field, old: current ?? null, new: incoming });
   }
   const clash = keyClash(member, next, set, ctx.allowDuplicateEmails);
@@ -88,7 +91,6 @@ export function createMember(id: string, record: NormalizedRecord, ctx: MergeCon
     const value = v[field];
     if (isEmpty(value)) continue;
     (member as unknown as Record<string, unknown>)[field] = value;
-    member.provenance[field] = { src: ctx.source, run: ctx.runId, at: ctx.at };
   }
   if (member.weight === undefined) member.weight = 1;
   return member;

@@ -9,6 +9,7 @@ import type { Config } from '../config/schema.js';
 import { isRetryable } from '../errors.js';
 import type { Logger } from '../log.js';
 import { decideBatch, type BatchItem } from '../members/decide-batch.js';
+import type { WorkingSet } from '../members/working-set.js';
 import { normalizeRecord } from '../members/normalize.js';
 import { uuidv7 } from '../members/uuid7.js';
 import { keysOf, loadWorkingSet, writeOutcome } from '../store/members-repo.js';
@@ -52,17 +53,36 @@ function normalizeItems(items: InputItem[], config: Readonly<Config>): BatchItem
   });
 }
 
-async function applyBatch(trx: Knex.Transaction, items: BatchItem[], batch: InputBatch, opts: IngestOptions): Promise<RunCounts> {
+/** Sources of the runs that set the fields of a batch's members, for the trust rule. */
+async function learnRunSources(trx: Knex.Transaction, set: WorkingSet, known: Map<number, string>): Promise<void> {
+  const want = new Set<number>();
+  for (const m of set.members.values()) {
+    if (m.created_run_id !== null && !known.has(m.created_run_id)) want.add(m.created_run_id);
+    for (const run of Object.values(m.provenance)) if (!known.has(run)) want.add(run);
+  }
+  if (want.size === 0) return;
+  const rows: { id: number; source: string | null }[] = await trx('runs').select('id', 'source').whereIn('id', [...want]);
+  for (const r of rows) known.set(Number(r.id), r.source ?? '');
+}
+
+async function applyBatch(
+  trx: Knex.Transaction,
+  items: BatchItem[],
+  batch: InputBatch,
+  opts: IngestOptions,
+  runSources: Map<number, string>,
+): Promise<RunCounts> {
   await trx.raw('select pg_advisory_xact_lock(?)', [INGEST_LOCK]);
   const records = items.filter((i): i is { ok: true; record: NormalizedRecord } => i.ok).map((i) => i.record);
   const set = await loadWorkingSet(trx, keysOf(records, opts.connection));
   const trustOf = trustResolver(opts.config);
+  await learnRunSources(trx, set, runSources);
   const out = decideBatch(items, set, {
     source: opts.source,
     sourceTrust: trustOf(opts.source),
     trustOf,
+    sourceOfRun: (id) => runSources.get(id),
     runId: opts.runId,
-    at: new Date().toISOString(),
     allowDuplicateEmails: opts.config.matching.allowDuplicateEmails,
     connection: opts.connection,
     newId: () => uuidv7(),
@@ -87,6 +107,7 @@ function add(total: RunCounts, c: RunCounts): void {
 /** Ingest every batch; returns the run's counts. rows = created+updated+unchanged+conflicts+rejected. */
 export async function ingest(batches: AsyncIterable<InputBatch>, opts: IngestOptions): Promise<RunCounts> {
   const total = emptyCounts();
+  const runSources = new Map<number, string>([[opts.runId, opts.source]]);
   // A dry run decides everything in one transaction that is rolled back: later batches
   // still see what earlier ones would have created.
   const dryTrx = opts.dryRun ? await opts.db.transaction() : undefined;
@@ -97,7 +118,9 @@ export async function ingest(batches: AsyncIterable<InputBatch>, opts: IngestOpt
       let counts: RunCounts | undefined;
       for (let attempt = 1; !counts; attempt++) {
         try {
-          counts = dryTrx ? await applyBatch(dryTrx, items, batch, opts) : await opts.db.transaction((trx) => applyBatch(trx, items, batch, opts));
+          counts = dryTrx
+            ? await applyBatch(dryTrx, items, batch, opts, runSources)
+            : await opts.db.transaction((trx) => applyBatch(trx, items, batch, opts, runSources));
         } catch (err) {
           if (dryTrx || attempt >= 4 || !isRetryable(err)) throw err;
           opts.log.warn({ attempt, err }, 'batch failed with a transient database error; retrying');

@@ -74,7 +74,8 @@ async function revertBatch(db: Knex | Knex.Transaction, ids: string[], c: BatchC
     const m = updated.get(r.memberId) ?? { ...facts.members.get(r.memberId)!, provenance: { ...facts.members.get(r.memberId)!.provenance } };
     (m as unknown as Record<string, unknown>)[r.field] = r.value;
     const p = r.value === null ? undefined : prov.get(pairKey(r.memberId, r.field));
-    if (p) m.provenance[r.field] = p;
+    // a field last set by the run that created the member needs no entry
+    if (p !== undefined && p !== m.created_run_id) m.provenance[r.field] = p;
     else delete m.provenance[r.field];
     updated.set(r.memberId, m);
   }

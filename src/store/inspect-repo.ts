@@ -1,6 +1,6 @@
 /** Read-only queries behind `members`, `conflicts`, `rejects` and `runs`. */
 import type { Knex } from 'knex';
-import type { Member } from '../types.js';
+import { MEMBER_FIELDS, type Member } from '../types.js';
 import { rowToMember } from './member-rows.js';
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -51,4 +51,30 @@ export async function listRejects(db: Knex, runId?: number, limit?: number) {
   if (runId !== undefined) q.where({ run_id: runId });
   if (limit) q.limit(limit);
   return q;
+}
+
+export interface FieldOrigin {
+  run: number;
+  source: string | null;
+  at: string | null;
+}
+
+/** For each field a member holds: the run that last set it, with that run's source and time. */
+export async function fieldOrigins(db: Knex, m: Member): Promise<Record<string, FieldOrigin>> {
+  const runOf = (field: string) => m.provenance[field] ?? m.created_run_id;
+  const ids = new Set<number>();
+  for (const f of MEMBER_FIELDS) {
+    const run = runOf(f);
+    if ((m as unknown as Record<string, unknown>)[f] !== undefined && run !== null) ids.add(run);
+  }
+  const runs: { id: number; source: string | null; started_at: Date }[] = ids.size ? await db('runs').select('id', 'source', 'started_at').whereIn('id', [...ids]) : [];
+  const byId = new Map(runs.map((r) => [Number(r.id), r]));
+  const out: Record<string, FieldOrigin> = {};
+  for (const f of MEMBER_FIELDS) {
+    const run = runOf(f);
+    if ((m as unknown as Record<string, unknown>)[f] === undefined || run === null) continue;
+    const r = byId.get(run);
+    out[f] = { run, source: r?.source ?? null, at: r ? new Date(r.started_at).toISOString() : null };
+  }
+  return out;
 }

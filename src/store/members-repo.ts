@@ -6,6 +6,7 @@ import type { Knex } from 'knex';
 import type { BatchOutcome } from '../members/decide-batch.js';
 import { WorkingSet } from '../members/working-set.js';
 import type { NormalizedRecord, RecordRef } from '../types.js';
+import { asJson, copyRows } from './copy.js';
 import { MEMBER_COLUMNS, memberToRow, rowToMember } from './member-rows.js';
 
 export interface BatchKeys {
@@ -68,10 +69,12 @@ const json = (v: unknown) => JSON.stringify(v).replace(/\\u0000/g, '\\ufffd');
 /** Write what a batch decided. Call inside the batch's transaction. */
 export async function writeOutcome(trx: Knex.Transaction, out: BatchOutcome, runId: number, source: string): Promise<void> {
   if (out.created.size > 0) {
-    const rows = [...out.created.values()].map(memberToRow);
-    await trx.raw(`insert into members select * from json_populate_recordset(null::members, ?::json)`, [
-      json(rows.map((r) => ({ ...r, created_at: new Date().toISOString(), updated_at: new Date().toISOString() }))),
-    ]);
+    const cols = MEMBER_COLUMNS as readonly string[];
+    const rows = [...out.created.values()].map((m) => {
+      const r = memberToRow(m);
+      return cols.map((c) => (c === 'other' || c === 'provenance' ? asJson(r[c]) : r[c]));
+    });
+    await copyRows(trx, 'members', [...cols], rows);
   }
   if (out.updated.size > 0) {
     const rows = [...out.updated.values()].map(memberToRow);
@@ -94,15 +97,11 @@ export async function writeOutcome(trx: Knex.Transaction, out: BatchOutcome, run
     );
   }
   if (out.changes.length > 0) {
-    await trx.raw(
-      `insert into member_changes (member_id, run_id, source, source_ref, rule, field, old, new)
-       select x.member_id, ?, ?, x.source_ref, x.rule, x.field, x.old, x.new from json_to_recordset(?::json)
-         as x(member_id uuid, source_ref text, rule text, field text, old jsonb, new jsonb)`,
-      [
-        runId,
-        source,
-        json(out.changes.map((c) => ({ member_id: c.memberId, source_ref: refText(c.ref), rule: c.rule, field: c.field, old: c.old, new: c.new }))),
-      ],
+    await copyRows(
+      trx,
+      'member_changes',
+      ['member_id', 'run_id', 'source', 'source_ref', 'rule', 'field', 'old', 'new'],
+      out.changes.map((c) => [c.memberId, runId, source, refText(c.ref), c.rule, c.field, asJson(c.old), asJson(c.new)]),
     );
   }
   if (out.conflicts.length > 0) {

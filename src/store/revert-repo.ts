@@ -4,7 +4,7 @@
  * the restoring writes. One query per kind of fact, one statement per table.
  */
 import type { Knex } from 'knex';
-import type { FieldProvenance, Member } from '../types.js';
+import type { Member } from '../types.js';
 import { MEMBER_COLUMNS, memberToRow, rowToMember } from './member-rows.js';
 
 type Db = Knex | Knex.Transaction;
@@ -81,8 +81,8 @@ export async function loadRevertFacts(db: Db, runIds: number[], memberIds: strin
  * Who set each field before the run set first changed it: the newest earlier change of
  * that field (or the creation), so a restored field gets its old provenance back.
  */
-export async function provenanceBefore(db: Db, firsts: { member_id: string; field: string; first_id: number }[]): Promise<Map<string, FieldProvenance>> {
-  const out = new Map<string, FieldProvenance>();
+export async function provenanceBefore(db: Db, firsts: { member_id: string; field: string; first_id: number }[]): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
   if (firsts.length === 0) return out;
   const { rows } = await db.raw(
     `select distinct on (x.member_id, x.field) x.member_id, x.field, c.source, c.run_id, c.at
@@ -91,7 +91,7 @@ export async function provenanceBefore(db: Db, firsts: { member_id: string; fiel
      order by x.member_id, x.field, c.id desc`,
     [JSON.stringify(firsts)],
   );
-  for (const r of rows) out.set(pairKey(r.member_id, r.field), { src: r.source, run: Number(r.run_id), at: new Date(r.at).toISOString() });
+  for (const r of rows) out.set(pairKey(r.member_id, r.field), Number(r.run_id));
   return out;
 }
 

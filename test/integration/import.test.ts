@@ -65,7 +65,13 @@ describe('import into PostgreSQL', () => {
       ['first_name', 'member_id', 'line 3'],
     ]);
     expect(changes[1]).toMatchObject({ old: 'Ana', new: 'Ana María', source: 'file:people.csv' });
-    expect(ana.provenance.first_name).toMatchObject({ src: 'file:people.csv' });
+    // created and updated in the same run: every field was set by that run
+    expect(ana.provenance).toEqual({});
+    expect(ana.created_run_id).toBe(changes[0].run_id);
+    const later = write('ana-later.csv', 'cons_id,city\n1001,Bergen\n');
+    const s = await importFile(later, { db: db.knex, config: config(), log });
+    const again = await db.knex('members').where({ cons_id: '1001' }).first();
+    expect(again.provenance).toEqual({ city: s.run_id });
   });
 
   it('the same content again is recognized by sha256 and changes nothing', async () => {

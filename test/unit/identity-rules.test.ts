@@ -9,7 +9,7 @@ const ctx = (over: Partial<DecideContext> = {}): DecideContext => ({
   sourceTrust: 0,
   trustOf: (s) => ({ 'crm-high': 10, 'crm-low': 1 })[s] ?? 0,
   runId: 7,
-  at: '2026-01-01T00:00:00.000Z',
+  sourceOfRun: (run) => ({ 1: 'file:old.csv', 2: 'crm-high', 3: 'crm-low' })[run],
   allowDuplicateEmails: false,
   newId: () => `new-${++seq}`,
   ...over,
@@ -76,7 +76,8 @@ describe('identity rules', () => {
     const out = decideBatch([item({ email: 'n@x.org', first_name: 'N' }, 'r-9')], new WorkingSet(), ctx({ connection: 'crm', source: 'crm' }));
     const [created] = [...out.created.values()];
     expect(created).toMatchObject({ email: 'n@x.org', weight: 1, created_run_id: 7 });
-    expect(created.provenance.email).toEqual({ src: 'crm', run: 7, at: '2026-01-01T00:00:00.000Z' });
+    // every field was set by the creating run: no per-field entries needed
+    expect(created.provenance).toEqual({});
     expect(out.links).toEqual([{ connection: 'crm', externalId: 'r-9', memberId: created.id, rule: 'new' }]);
   });
 
@@ -88,7 +89,7 @@ describe('identity rules', () => {
   });
 
   it('rule 6: a field set by a higher trust rank is kept; the same or lower rank overwrites', () => {
-    const prov = { first_name: { src: 'crm-high', run: 1, at: 'x' }, city: { src: 'crm-low', run: 1, at: 'x' } };
+    const prov = { first_name: 2, city: 3 };
     const s = setOf(member('m1', { email: 'a@x.org', first_name: 'Ann', city: 'Oslo' }, prov));
     const out = decideBatch([item({ email: 'a@x.org', first_name: 'Anna', city: 'Bergen' })], s, ctx({ source: 'crm-low', sourceTrust: 1 }));
     expect(out.updated.get('m1')).toMatchObject({ first_name: 'Ann', city: 'Bergen' });

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { csvLine } from '../../csv/write-csv.js';
-import { findMembers, iterateMembers, memberHistory, memberLinks } from '../../store/inspect-repo.js';
+import { fieldOrigins, findMembers, iterateMembers, memberHistory, memberLinks, type FieldOrigin } from '../../store/inspect-repo.js';
 import { MEMBER_FIELDS, type Member } from '../../types.js';
 import { print, printJson, table, withStore } from '../context.js';
 
@@ -63,24 +63,25 @@ export function registerMembers(program: Command): void {
         for (const m of found) {
           const links = await memberLinks(db.knex, m.id);
           const history = await memberHistory(db.knex, m.id);
-          out.push({ member: m, links, history });
+          const origins = await fieldOrigins(db.knex, m);
+          out.push({ member: m, set_by: origins, links, history });
         }
         if (flags.json) {
           printJson(found.length === 1 ? out[0] : out);
           return 0;
         }
-        for (const { member, links, history } of out) printMember(member, links, history);
+        for (const { member, set_by, links, history } of out) printMember(member, set_by, links, history);
         return 0;
       });
       process.exitCode = code;
     });
 }
 
-function printMember(m: Member, links: Record<string, unknown>[], history: Record<string, unknown>[]): void {
+function printMember(m: Member, origins: Record<string, FieldOrigin>, links: Record<string, unknown>[], history: Record<string, unknown>[]): void {
   print(`member ${m.id}`);
   const rows = MEMBER_FIELDS.filter((f) => (m as unknown as Record<string, unknown>)[f] !== undefined).map((f) => {
-    const p = m.provenance[f];
-    return { field: f, value: (m as unknown as Record<string, unknown>)[f], 'set by': p ? `${p.src} (run ${p.run}, ${p.at})` : 'default' };
+    const o = origins[f];
+    return { field: f, value: (m as unknown as Record<string, unknown>)[f], 'set by': o ? `${o.source ?? '?'} (run ${o.run}, ${o.at ?? '?'})` : '' };
   });
   print(table(rows, ['field', 'value', 'set by']));
   print('');
