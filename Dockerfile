@@ -18,4 +18,4 @@ COPY examples ./examples
 RUN mkdir -p /app/.data /app/inbox && chown -R node:node /app/.data /app/inbox
 USER node
 ENTRYPOINT ["node", "bin/member-sync.js"]
-CMD ["--help"]
+CMD ["worker"]

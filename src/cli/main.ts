@@ -3,15 +3,19 @@ import { Command, CommanderError } from 'commander';
 import { MemberSyncError } from '../errors.js';
 import { redact } from '../log.js';
 import { registerDemo } from './commands/demo.js';
+import { registerEnqueue } from './commands/enqueue.js';
+import { registerGen } from './commands/gen.js';
 import { registerImport } from './commands/import.js';
 import { registerMembers } from './commands/members.js';
 import { registerMigrate } from './commands/migrate.js';
 import { registerPull } from './commands/pull.js';
 import { registerPush } from './commands/push.js';
 import { registerReview } from './commands/review.js';
+import { registerRun } from './commands/run.js';
 import { registerRevert } from './commands/revert.js';
 import { registerRuns } from './commands/runs.js';
 import { registerSandbox } from './commands/sandbox.js';
+import { registerWorker } from './commands/worker.js';
 
 export function buildProgram(): Command {
   const program = new Command('member-sync')
@@ -33,7 +37,11 @@ export function buildProgram(): Command {
   registerReview(program);
   registerRuns(program);
   registerSandbox(program);
+  registerWorker(program);
+  registerRun(program);
+  registerEnqueue(program);
   registerDemo(program);
+  registerGen(program);
   for (const cmd of program.commands) cmd.exitOverride();
   return program;
 }

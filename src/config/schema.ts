@@ -26,6 +26,53 @@ export const connectionSchema = z
   })
   .strict();
 
+export const WORKER_DEFAULTS = {
+  jobsDir: './jobs',
+  concurrency: 2,
+  graceMs: 30_000,
+  prefix: 'member_sync',
+  attempts: 5,
+  backoffMs: 10_000,
+  lockMs: 30_000,
+  stalledIntervalMs: 30_000,
+  maxStalledCount: 2,
+  busyDelayMs: 30_000,
+  keepCompleted: 1000,
+  keepFailed: 5000,
+};
+
+export const workerSchema = z
+  .object({
+    /** folder of job definitions (`<name>.yaml`) @defaultValue ./jobs */
+    jobsDir: z.string().min(1).default(WORKER_DEFAULTS.jobsDir),
+    /** jobs one worker process runs at once @defaultValue 2 */
+    concurrency: z.number().int().min(1).max(64).default(WORKER_DEFAULTS.concurrency),
+    /** on SIGTERM/SIGINT, how long to wait for the batches in hand @defaultValue 30000 */
+    graceMs: z.number().int().min(0).default(WORKER_DEFAULTS.graceMs),
+    /** Redis key prefix, or PostgreSQL schema of the queue @defaultValue member_sync */
+    prefix: z
+      .string()
+      .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'lower-case letters, digits and _, starting with a letter or _ (it is also a PostgreSQL schema name)')
+      .default(WORKER_DEFAULTS.prefix),
+    /** tries of a job whose error is transient @defaultValue 5 */
+    attempts: z.number().int().min(1).default(WORKER_DEFAULTS.attempts),
+    /** first retry delay, doubled each try @defaultValue 10000 */
+    backoffMs: z.number().int().min(0).default(WORKER_DEFAULTS.backoffMs),
+    /** a job whose worker died is taken again about this long after @defaultValue 30000 */
+    lockMs: z.number().int().min(1000).default(WORKER_DEFAULTS.lockMs),
+    /** how often workers look for jobs whose worker died @defaultValue 30000 */
+    stalledIntervalMs: z.number().int().min(100).default(WORKER_DEFAULTS.stalledIntervalMs),
+    /** times a job may be taken again after its worker died before it fails @defaultValue 2 */
+    maxStalledCount: z.number().int().min(0).default(WORKER_DEFAULTS.maxStalledCount),
+    /** a job whose connection another job is working on waits this long before trying again @defaultValue 30000 */
+    busyDelayMs: z.number().int().min(100).default(WORKER_DEFAULTS.busyDelayMs),
+    /** finished jobs kept in the queue for inspection @defaultValue 1000 */
+    keepCompleted: z.number().int().min(0).default(WORKER_DEFAULTS.keepCompleted),
+    /** failed jobs kept in the queue for inspection @defaultValue 5000 */
+    keepFailed: z.number().int().min(0).default(WORKER_DEFAULTS.keepFailed),
+  })
+  .strict();
+
 export const configSchema = z
   .object({
     matching: z
@@ -52,9 +99,25 @@ export const configSchema = z
       .object({
         path: z.string().default('./inbox'),
         stableMs: z.number().int().nonnegative().default(2000),
+        /** whether `member-sync worker` watches the folder @defaultValue true */
+        watch: z.boolean().default(true),
+        /** CSV mapping of dropped files @defaultValue canonical */
+        mapping: z.string().min(1).default('canonical'),
+        /** connection dropped files are attributed to (its trust rank; external_id makes links) */
+        connection: z.string().min(1).optional(),
       })
       .strict()
-      .default({ path: './inbox', stableMs: 2000 }),
+      .default({ path: './inbox', stableMs: 2000, watch: true, mapping: 'canonical' }),
+    admin: z
+      .object({
+        /** port of the admin HTTP server; the server is off when unset; 0 = any free port */
+        port: z.number().int().min(0).max(65535).optional(),
+        /** @defaultValue 127.0.0.1 */
+        host: z.string().min(1).default('127.0.0.1'),
+      })
+      .strict()
+      .default({ host: '127.0.0.1' }),
+    worker: workerSchema.default(WORKER_DEFAULTS),
     connections: z
       .record(z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, 'lower-case letters, digits, - and _'), connectionSchema)
       .default({}),
@@ -63,3 +126,4 @@ export const configSchema = z
 
 export type Config = z.infer<typeof configSchema>;
 export type ConnectionConfig = z.infer<typeof connectionSchema>;
+export type WorkerConfig = z.infer<typeof workerSchema>;

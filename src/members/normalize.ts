@@ -69,13 +69,22 @@ export function normalizeBoolean(value: string): boolean | undefined {
   return undefined;
 }
 
-/** E.164 when the number parses and is valid for the default country; else as given. */
+/**
+ * E.164 when the number parses for the default country (a possible number: the right
+ * length for its country; checking it against every numbering plan costs several times
+ * more per row and would keep fewer numbers); else as given.
+ */
 export function normalizePhone(value: string, defaultCountry: string): string {
   const s = foldSpaces(value);
+  if (/^\+[1-9]\d{7,14}$/.test(s) && PLAIN_E164.has(s.slice(0, 2))) return s;
   const parsed = parsePhoneNumberFromString(s, defaultCountry as CountryCode);
-  if (parsed && parsed.isValid()) return parsed.number;
+  if (parsed && parsed.isPossible()) return parsed.number;
   return s;
 }
+
+// +1 (NANP) and +7 numbers already in E.164 have nothing to normalize; other prefixes
+// still go through the parser, which knows their country code lengths.
+const PLAIN_E164 = new Set(['+1', '+7']);
 
 const SEX: Record<string, string> = {
   m: 'male', male: 'male', man: 'male', h: 'male', hombre: 'male',
