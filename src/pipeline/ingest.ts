@@ -104,6 +104,31 @@ function add(total: RunCounts, c: RunCounts): void {
   for (const k of Object.keys(total) as (keyof RunCounts)[]) total[k] += c[k];
 }
 
+/**
+ * One batch ahead: the next batch is read, parsed and normalized while the database
+ * writes the current one. At most one batch waits, so memory stays bounded.
+ */
+async function* readAhead<T, U>(source: AsyncIterable<T>, prepare: (t: T) => U): AsyncGenerator<[T, U]> {
+  const it = source[Symbol.asyncIterator]();
+  const step = async (): Promise<IteratorResult<[T, U], undefined>> => {
+    const r = await it.next();
+    return r.done ? { done: true, value: undefined } : { done: false, value: [r.value, prepare(r.value)] };
+  };
+  let next = step();
+  try {
+    for (;;) {
+      const r = await next;
+      if (r.done) return;
+      next = step();
+      // a failure of the read-ahead surfaces when it is awaited, not as an unhandled rejection
+      next.catch(() => undefined);
+      yield r.value;
+    }
+  } finally {
+    await it.return?.();
+  }
+}
+
 /** Ingest every batch; returns the run's counts. rows = created+updated+unchanged+conflicts+rejected. */
 export async function ingest(batches: AsyncIterable<InputBatch>, opts: IngestOptions): Promise<RunCounts> {
   const total = emptyCounts();
@@ -112,9 +137,8 @@ export async function ingest(batches: AsyncIterable<InputBatch>, opts: IngestOpt
   // still see what earlier ones would have created.
   const dryTrx = opts.dryRun ? await opts.db.transaction() : undefined;
   try {
-    for await (const batch of batches) {
+    for await (const [batch, items] of readAhead(batches, (b) => normalizeItems(b.items, opts.config))) {
       if (batch.items.length === 0) continue;
-      const items = normalizeItems(batch.items, opts.config);
       let counts: RunCounts | undefined;
       for (let attempt = 1; !counts; attempt++) {
         try {
