@@ -36,6 +36,13 @@ export class ValidationError extends MemberSyncError {
   }
 }
 
+/** Another process is working on the same connection; trying again later will do. */
+export class BusyError extends MemberSyncError {
+  constructor(message: string) {
+    super('E_BUSY', message);
+  }
+}
+
 /** The database cannot be reached or started. */
 export class DatabaseError extends MemberSyncError {
   constructor(message: string, options?: { cause?: unknown }) {
@@ -86,7 +93,7 @@ export function isRetryable(err: unknown): boolean {
   if (err instanceof UpstreamError) {
     return err.kind === 'rate_limited' || err.kind === 'server' || err.kind === 'network';
   }
-  if (err instanceof DatabaseError) return true;
+  if (err instanceof DatabaseError || err instanceof BusyError) return true;
   if (err instanceof MemberSyncError) return false;
   const code = (err as { code?: unknown } | null)?.code;
   if (typeof code === 'string') {

@@ -14,7 +14,7 @@
 import type { Knex } from 'knex';
 import type { Config } from '../config/schema.js';
 import { connectorFor } from '../connectors/registry.js';
-import { describeError, InputError } from '../errors.js';
+import { BusyError, describeError, InputError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { iteratePushRows, lockConnectionForPush, writePushBatch, type PushRecord } from '../store/push-repo.js';
 import { addRunCounts, createRun, finishRun } from '../store/runs-repo.js';
@@ -82,7 +82,7 @@ export async function pushConnection(name: string, opts: PushOptions): Promise<P
   const push = connector.push.bind(connector);
   const dry = Boolean(opts.dryRun);
   const release = dry ? undefined : await lockConnectionForPush(opts.db, name);
-  if (!dry && !release) throw new InputError(`connection '${name}' is being pushed by another process; try again when it is done`);
+  if (!dry && !release) throw new BusyError(`connection '${name}' is being pushed by another process; try again when it is done`);
   let runId = 0;
   try {
     runId = dry ? 0 : await createRun(opts.db, { kind: 'push', source: name, parentRunId: opts.parentRunId, details: { retry_failed: Boolean(opts.retryFailed), limit: opts.limit ?? null } });
