@@ -70,8 +70,11 @@ export async function followJob(queue: JobQueue, id: string, opts: FollowOptions
     const job = await queue.getJob(id);
     if (!job) throw new Error(`job ${id} is no longer in the queue`);
     const state = await job.getState();
-    if (state === 'completed') return { state, outcome: job.returnvalue as JobOutcome };
-    if (state === 'failed') return { state, failedReason: job.failedReason };
+    if (state === 'completed' || state === 'failed') {
+      // the job may have finished between reading it and reading its state: read it again
+      const done = (await queue.getJob(id)) ?? job;
+      return state === 'completed' ? { state, outcome: done.returnvalue as JobOutcome } : { state, failedReason: done.failedReason };
+    }
     const p = JSON.stringify(job.progress ?? null);
     if (p !== progress && job.progress) opts.onProgress?.(job.progress);
     progress = p;
