@@ -142,13 +142,16 @@ export interface HeaderPlan {
 const IDENTITY = new Set<MappedField>(['cons_id', 'member_id', 'email', 'external_id']);
 
 /** Match a file's header line to a mapping; fails on duplicate headers or no identity column. */
+/** A header as an error message shows it: hostile files have megabyte-long ones. */
+const shown = (h: string) => (h.length > 60 ? `${h.slice(0, 60)}…` : h);
+
 export function planHeaders(headers: string[], mapping: Mapping, hasConnection: boolean): HeaderPlan {
   const seen = new Map<string, number>();
   headers.forEach((h, i) => {
     const k = h.trim().toLowerCase();
     if (k === '') return;
     const prev = seen.get(k);
-    if (prev !== undefined) throw new InputError(`duplicate header '${h.trim()}' (columns ${prev + 1} and ${i + 1})`);
+    if (prev !== undefined) throw new InputError(`duplicate header '${shown(h.trim())}' (columns ${prev + 1} and ${i + 1}): rename one of them`);
     seen.set(k, i);
   });
   const fields = headers.map((h) => mapping.columns.get(h.trim().toLowerCase()));
@@ -156,7 +159,7 @@ export function planHeaders(headers: string[], mapping: Mapping, hasConnection: 
   if (!identity) {
     const wanted = [...mapping.columns.entries()].filter(([, f]) => IDENTITY.has(f)).map(([h]) => h);
     throw new InputError(
-      `missing required headers: the file needs at least one identity column (${wanted.join(', ')}) for mapping '${mapping.name}'; found: ${headers.slice(0, 20).join(', ')}`,
+      `missing required headers: the file needs at least one identity column (${wanted.join(', ')}) for mapping '${mapping.name}'; found: ${headers.slice(0, 20).map(shown).join(', ')}${headers.length > 20 ? `, … (${headers.length} columns)` : ''}`,
     );
   }
   return { fields, headers: headers.map((h) => h.trim()) };

@@ -3,16 +3,29 @@
  * UTF-16 LE/BE by BOM, or Latin-1 when asked. Delimiter `,` `;` or tab, detected from the
  * header line. Ragged rows and rows the parser cannot read become rejects with their
  * line number; every data row comes out as exactly one item.
+ *
+ * Hostile input stays bounded: a row longer than MAX_RECORD_CHARS or a quote never
+ * closed is taken out before the parser (record-guard.ts) and rejected; a cell longer
+ * than MAX_FIELD_CHARS, a NUL byte or bytes that are not valid in the file's encoding
+ * reject their row; a binary file is refused. A reject keeps the row as read, cut to
+ * RAW_CELL_CHARS a cell and RAW_ROW_CHARS a row (it says what was cut).
  */
 import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { Readable } from 'node:stream';
-import { parse, type Info } from 'csv-parse';
+import { parse, type CsvError, type Options as ParseOptions } from 'csv-parse';
 import iconv from 'iconv-lite';
 import { InputError } from '../errors.js';
 import type { InputBatch, InputItem } from '../pipeline/ingest.js';
 import type { InputRecord } from '../types.js';
 import { planHeaders, type HeaderPlan, type Mapping } from './mappings.js';
+import { MAX_RECORD_CHARS, RecordGuard, type GuardIncident } from './record-guard.js';
+
+/** A longer cell rejects its row. */
+export const MAX_FIELD_CHARS = 65_536;
+/** What a reject keeps of each cell, and of the whole row. */
+export const RAW_CELL_CHARS = 4096;
+export const RAW_ROW_CHARS = 65_536;
 
 export type FileEncoding = 'utf8' | 'utf16le' | 'utf16be' | 'latin1';
 
@@ -65,24 +78,59 @@ async function* decodedChunks(file: string, encoding: FileEncoding, skip: number
   if (rest) yield rest;
 }
 
-/** Builds one item from a parsed row. */
-function toItem(row: string[], line: number, plan: HeaderPlan, mapping: Mapping): InputItem {
+const fmt = (n: number) => n.toLocaleString('en-US');
+
+/** The row as read, for rejects and conflicts: every cell, cut to bounded sizes. */
+export function boundedRaw(row: string[], headers: string[]): Record<string, string> {
   const raw: Record<string, string> = {};
-  row.forEach((v, i) => {
-    raw[plan.headers[i] ?? `column_${i + 1}`] = v;
-  });
-  if (row.length !== plan.headers.length) {
-    return { rejected: true, ref: { line }, reason: `row has ${row.length} fields; the header has ${plan.headers.length}`, raw };
+  let total = 0;
+  for (let i = 0; i < row.length; i++) {
+    if (total >= RAW_ROW_CHARS) {
+      raw._truncated = `the row has ${fmt(row.length)} columns; columns ${fmt(i + 1)} to ${fmt(row.length)} are not kept (a reject keeps ${fmt(RAW_ROW_CHARS)} characters of a row)`;
+      break;
+    }
+    const key = headers[i] || `column_${i + 1}`;
+    const v = row[i];
+    const cell = v.length > RAW_CELL_CHARS ? `${v.slice(0, RAW_CELL_CHARS)}…[${fmt(v.length)} characters; the first ${fmt(RAW_CELL_CHARS)} are kept]` : v;
+    raw[key] = cell;
+    // as JSON: quotes, colon and comma included
+    total += key.length + cell.length + 6;
   }
-  const nul = row.findIndex((v) => v.includes('\u0000'));
-  if (nul >= 0) return { rejected: true, ref: { line }, reason: `column '${plan.headers[nul]}' contains a NUL byte`, raw };
+  return raw;
+}
+
+/** The first problem that makes a row unreadable, or undefined. */
+function cellProblem(row: string[], plan: HeaderPlan, encoding: FileEncoding): string | undefined {
+  const name = (i: number) => `column '${(plan.headers[i] || `column_${i + 1}`).slice(0, 60)}'`;
+  for (let i = 0; i < row.length; i++) {
+    const v = row[i];
+    if (v.length > MAX_FIELD_CHARS) return `${name(i)} holds ${fmt(v.length)} characters; the limit is ${fmt(MAX_FIELD_CHARS)}`;
+    if (v.includes('\u0000')) return `${name(i)} contains a NUL byte`;
+    // the decoder put U+FFFD where the bytes were not valid in the file's encoding
+    if (encoding !== 'latin1' && v.includes('\uFFFD')) {
+      const hint = encoding === 'utf8' ? ' (if the file is Latin-1, import it with --encoding latin1)' : '';
+      return `${name(i)} is not valid ${encoding === 'utf8' ? 'UTF-8' : 'UTF-16'} text${hint}`;
+    }
+  }
+  return undefined;
+}
+
+/** Builds one item from a parsed row. */
+function toItem(row: string[], line: number, plan: HeaderPlan, mapping: Mapping, encoding: FileEncoding): InputItem {
+  const raw = boundedRaw(row, plan.headers);
+  if (row.length !== plan.headers.length) {
+    return { rejected: true, ref: { line }, reason: `row has ${fmt(row.length)} fields; the header has ${fmt(plan.headers.length)}`, raw };
+  }
+  const problem = cellProblem(row, plan, encoding);
+  if (problem) return { rejected: true, ref: { line }, reason: problem, raw };
   const rec: InputRecord = { ref: { line }, values: {}, raw };
   for (let i = 0; i < row.length; i++) {
     const field = plan.fields[i];
     let value = row[i];
     if (field === 'ignore') continue;
     if (field === undefined) {
-      if (plan.headers[i] !== '' && value !== '') (rec.other ??= {})[plan.headers[i]] = value;
+      // a value under a column with no name is kept too, under its position
+      if (value !== '') (rec.other ??= {})[plan.headers[i] || `column_${i + 1}`] = value;
       continue;
     }
     const replace = mapping.values[field]?.[value.trim().toLowerCase()];
@@ -94,6 +142,37 @@ function toItem(row: string[], line: number, plan: HeaderPlan, mapping: Mapping)
     }
   }
   return rec;
+}
+
+/** A record the guard took out, as a reject. */
+function incidentItem(x: GuardIncident): InputItem {
+  const lines = x.endLine > x.startLine ? ` (lines ${x.startLine} to ${x.endLine})` : '';
+  const reason =
+    x.kind === 'oversize'
+      ? `the row is ${fmt(x.chars)} characters long${lines}; the limit is ${fmt(MAX_RECORD_CHARS)}: not imported`
+      : `a quoted field opened on line ${x.startLine} is never closed: lines ${x.startLine} to ${x.endLine} were read as one row and not imported; close the quote and import the file again`;
+  const raw: Record<string, string> = { _raw: x.head };
+  if (x.chars > x.head.length) raw._truncated = `the row has ${fmt(x.chars)} characters; the first ${fmt(x.head.length)} are kept`;
+  return { rejected: true, ref: { line: x.startLine }, reason, raw };
+}
+
+/** Binary content at the start of the file: a NUL in the header line, or many control characters. */
+function looksBinary(head: string): boolean {
+  const firstLine = head.split(/\r?\n|\r/, 1)[0];
+  if (firstLine.includes('\u0000')) return true;
+  const sample = head.slice(0, 8192);
+  let odd = 0;
+  for (const ch of sample) {
+    const c = ch.charCodeAt(0);
+    if ((c < 32 && c !== 9 && c !== 10 && c !== 13) || c === 0xfffd) odd++;
+  }
+  return sample.length > 0 && odd / sample.length > 0.1;
+}
+
+/** A parsed record and the line it starts on. */
+interface Row {
+  record: string[];
+  line: number;
 }
 
 export interface CsvStream {
@@ -115,61 +194,90 @@ export async function readCsv(file: string, size: number, opts: ReadCsvOptions):
     next = await chunks.next();
   }
   if (head.trim() === '') throw new InputError(`${file}: the file is empty (no header line)`);
+  if (looksBinary(head)) {
+    throw new InputError(`${file}: not a CSV text file (binary data near the start; a text file in another encoding needs --encoding latin1 or a UTF-16 BOM)`);
+  }
   const firstLine = head.split(/\r?\n/, 1)[0];
-  const delimiter = detectDelimiter(firstLine);
+  const delimiter = detectDelimiter(firstLine.slice(0, 1_000_000));
+  const guard = new RecordGuard({ delimiter, headChars: RAW_CELL_CHARS });
   async function* text(): AsyncGenerator<string> {
-    yield head;
-    if (next.done) return;
-    for await (const c of chunks) yield c;
+    const first = guard.push(head);
+    if (first) yield first;
+    if (!next.done) {
+      for await (const c of chunks) {
+        const t = guard.push(c);
+        if (t) yield t;
+      }
+    }
+    const rest = guard.end();
+    if (rest) yield rest;
   }
   const skipped: { line: number; reason: string; raw: string }[] = [];
-  const parser = Readable.from(text()).pipe(
-    parse({
+  let lastSkipLine = -1;
+  const options: ParseOptions<Row, string[]> = {
       delimiter,
       bom: true,
-      info: true,
-      raw: true,
       relax_column_count: true,
       skip_empty_lines: true,
       relax_quotes: true,
       record_delimiter: ['\r\n', '\n', '\r'],
       skip_records_with_error: true,
-      max_record_size: 16 * 1024 * 1024,
-      on_skip: (err, raw) => {
-        const line = (err as { lines?: number } | undefined)?.lines ?? 0;
-        skipped.push({ line, reason: `unreadable CSV: ${err?.message ?? 'parse error'}`, raw: String(raw ?? '').slice(0, 10_000) });
+      // the guard bounds records before the parser sees them
+      max_record_size: 0,
+      // the guard leaves the parser hardly anything to refuse; whatever it does refuse is a reject
+      on_skip: (err: CsvError | undefined) => {
+        const at = (err as { lines?: number } | undefined)?.lines ?? 0;
+        // one reject per record, however many times the parser complains about it
+        if (at === lastSkipLine) return undefined;
+        lastSkipLine = at;
+        skipped.push({ line: guard.nextStart(), reason: `unreadable CSV: ${(err?.message ?? 'parse error').slice(0, 300)}`, raw: '' });
         return undefined;
       },
-    }),
-  );
+      // the guard numbers records by physical line, in the order the parser reads them
+      on_record: (record) => ({ record, line: guard.nextStart() }),
+  };
+  // csv-parse types on_record for the array form only; the stream yields what it returns
+  const parser = Readable.from(text()).pipe(parse(options as unknown as ParseOptions));
   return { size, batches: batches() };
 
   async function* batches(): AsyncGenerator<InputBatch> {
     let plan: HeaderPlan | undefined;
     let items: InputItem[] = [];
-    let prevEnd = 0;
+    let taken = 0;
     const flushSkipped = () => {
       for (const s of skipped.splice(0)) items.push({ rejected: true, ref: { line: s.line }, reason: s.reason, raw: { _raw: s.raw } });
     };
-    for await (const entry of parser as AsyncIterable<{ record: string[]; info: Info; raw: string }>) {
-      const { record, info, raw } = entry;
-      // The row starts after the previous one ends, past any blank lines.
-      const lineCount = raw.split('\n').length - (raw.endsWith('\n') ? 1 : 0);
-      const line = Math.max(prevEnd + 1, info.lines - lineCount + 1);
-      prevEnd = info.lines;
+    // rows the guard took out, in line order before the row at `line`
+    const flushIncidents = (line: number) => {
+      while (taken < guard.incidents.length && guard.incidents[taken].startLine < line) items.push(incidentItem(guard.incidents[taken++]));
+    };
+    const headerProblem = () => {
+      const x = guard.incidents[0];
+      if (!x || x.startLine !== 1) return;
+      throw new InputError(
+        x.kind === 'oversize'
+          ? `${file}: the header line is ${fmt(x.chars)} characters long; the limit is ${fmt(MAX_RECORD_CHARS)} (is this a CSV file?)`
+          : `${file}: the header line opens a quote that is never closed`,
+      );
+    };
+    for await (const { record, line } of parser as AsyncIterable<Row>) {
       if (!plan) {
+        headerProblem();
         plan = planHeaders(record, opts.mapping, opts.hasConnection);
         continue;
       }
       flushSkipped();
-      items.push(toItem(record, line, plan, opts.mapping));
+      flushIncidents(line);
+      items.push(toItem(record, line, plan, opts.mapping, encoding));
       if (items.length >= opts.batchSize) {
         yield { items, position: bytes };
         items = [];
       }
     }
+    headerProblem();
     if (!plan) throw new InputError(`${file}: the file is empty (no header line)`);
     flushSkipped();
+    flushIncidents(Infinity);
     if (items.length > 0) yield { items, position: bytes };
   }
 }

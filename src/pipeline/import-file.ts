@@ -60,7 +60,10 @@ export async function importFile(file: string, opts: ImportOptions): Promise<Imp
     throw new InputError(`unknown connection '${opts.connection}'${known.length ? `; configured: ${known.join(', ')}` : '; none is configured'}`);
   }
   const mapping = loadMapping(opts.mapping);
-  const sha256 = await sha256File(file);
+  // the file may go between the stat and the read (a drop folder emptied by hand)
+  const sha256 = await sha256File(file).catch((err: NodeJS.ErrnoException) => {
+    throw new InputError(`cannot read ${file}: ${err.code ?? describeError(err)}`, { cause: err });
+  });
   const base = { file, sha256, dry_run: Boolean(opts.dryRun) };
   if (!opts.force) {
     const prev = await opts.db('imported_files').where({ sha256 }).first();

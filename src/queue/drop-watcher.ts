@@ -7,6 +7,10 @@
  *
  * fs.watch only makes a scan come sooner; the periodic scan is what decides (fs.watch
  * misses events on network filesystems and in some containers).
+ *
+ * A file handed on leaves the folder when its job is done. One still here `recheckMs`
+ * later is offered again (onStable must not queue it twice): its job may have been lost
+ * with the queue's data (Redis restarted empty), and nobody else would ever take it.
  */
 import { watch, type FSWatcher } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
@@ -20,6 +24,8 @@ export interface DropWatcherOptions {
   log: Logger;
   /** a stable file; resolve true when it was handed on, false to look at it again later */
   onStable(file: string, size: number): Promise<boolean>;
+  /** offer a handed-on file still in the folder again after this long; off when unset */
+  recheckMs?: number;
 }
 
 interface Seen {
@@ -28,6 +34,8 @@ interface Seen {
   /** when this size and mtime were first seen */
   since: number;
   handed: boolean;
+  /** when it was last handed on */
+  handedAt: number;
 }
 
 export interface DropWatcher {
@@ -61,11 +69,13 @@ export async function startDropWatcher(opts: DropWatcherOptions): Promise<DropWa
       if (!st) continue;
       const prev = seen.get(e.name);
       if (!prev || prev.size !== st.size || prev.mtimeMs !== st.mtimeMs) {
-        seen.set(e.name, { size: st.size, mtimeMs: st.mtimeMs, since: now, handed: false });
+        seen.set(e.name, { size: st.size, mtimeMs: st.mtimeMs, since: now, handed: false, handedAt: 0 });
         continue;
       }
-      if (prev.handed || now - prev.since < opts.stableMs) continue;
+      const recheck = prev.handed && opts.recheckMs !== undefined && now - prev.handedAt >= opts.recheckMs;
+      if ((prev.handed && !recheck) || now - prev.since < opts.stableMs) continue;
       prev.handed = true;
+      prev.handedAt = now;
       try {
         prev.handed = await opts.onStable(file, st.size);
       } catch (err) {

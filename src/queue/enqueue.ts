@@ -2,6 +2,7 @@
  * Putting work on the queue — a job definition or ad-hoc steps (`member-sync enqueue`,
  * `POST /jobs/<name>`), a dropped file (the watcher) — and following a job to its end.
  */
+import { stat } from 'node:fs/promises';
 import type { Job, JobsOptions } from 'bullmq';
 import type { Logger } from '../log.js';
 import { sha256File } from '../pipeline/import-file.js';
@@ -15,14 +16,28 @@ export async function enqueueSteps(queue: JobQueue, def: Pick<JobDefinition, 'na
   return queue.add(def.name, stepsPayload(def, source), opts);
 }
 
+/** sha256 of files offered again unchanged (the watcher rechecks files left in the folder) */
+const digests = new Map<string, { size: number; mtimeMs: number; sha256: string }>();
+
+async function digestOf(file: string, size: number): Promise<string> {
+  const mtimeMs = (await stat(file)).mtimeMs;
+  const known = digests.get(file);
+  if (known && known.size === size && known.mtimeMs === mtimeMs) return known.sha256;
+  const sha256 = await sha256File(file);
+  if (digests.size >= 1000) digests.delete(digests.keys().next().value!);
+  digests.set(file, { size, mtimeMs, sha256 });
+  return sha256;
+}
+
 /**
  * Queues a stable dropped file as job `<sha256>`: the same content queued twice is one
  * job. A finished job with that id means the content was seen before: it is replaced, and
- * the new job finds the content imported and files the copy. Resolves false when a copy
- * under another name is still queued, to look at this one again later.
+ * the new job finds the content imported and files the copy. No job with that id (never
+ * queued, or lost with the queue's data) queues it. Resolves false when a copy under
+ * another name is still queued, to look at this one again later.
  */
 export async function queueDroppedFile(queue: JobQueue, file: string, size: number, opts: JobsOptions, log: Logger): Promise<boolean> {
-  const sha256 = await sha256File(file);
+  const sha256 = await digestOf(file, size);
   const existing = await queue.getJob(sha256);
   if (existing) {
     const state = await existing.getState();

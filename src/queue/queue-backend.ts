@@ -26,6 +26,11 @@ export interface QueueBackend {
   where: string;
   createQueue(defaultJobOptions?: JobsOptions): JobQueue;
   createWorker(processor: Processor, tuning: WorkerTuning): JobWorker;
+  /**
+   * Called each time the backend is back after losing its server (Redis): a Redis
+   * restarted without persistence comes back empty, job schedulers included.
+   */
+  onReconnect(listener: () => void): void;
   /** closes what this backend opened (close queues and workers first) */
   close(): Promise<void>;
 }
@@ -58,11 +63,20 @@ export async function openQueueBackend(opts: BackendOptions): Promise<QueueBacke
     await probeRedis(opts.redisUrl, opts.log);
     const redis: Redis = connectRedis(opts.redisUrl, opts.log);
     const base = { connection: redis, prefix };
+    const listeners: (() => void)[] = [];
+    let lost = false;
+    redis.on('reconnecting', () => (lost = true));
+    redis.on('ready', () => {
+      if (!lost) return;
+      lost = false;
+      for (const l of listeners) l();
+    });
     return {
       kind: 'redis',
       where: `Redis ${redact(opts.redisUrl)} (prefix ${prefix})`,
       createQueue: (defaultJobOptions) => new Queue(QUEUE_NAME, { ...base, defaultJobOptions }) as unknown as JobQueue,
       createWorker: (processor, tuning) => new Worker(QUEUE_NAME, processor, { ...tuning, ...base }) as unknown as JobWorker,
+      onReconnect: (listener) => void listeners.push(listener),
       close: async () => {
         await redis.quit().catch(() => redis.disconnect());
       },
@@ -76,6 +90,8 @@ export async function openQueueBackend(opts: BackendOptions): Promise<QueueBacke
     where: `PostgreSQL ${redact(opts.databaseUrl)} (schema ${prefix})`,
     createQueue: (defaultJobOptions) => new Queue(QUEUE_NAME, { connection, defaultJobOptions }, createPostgresBackend) as unknown as JobQueue,
     createWorker: (processor, tuning) => new Worker(QUEUE_NAME, processor, { ...tuning, connection }, createPostgresBackend) as unknown as JobWorker,
+    // PostgreSQL keeps the queue through a reconnection: nothing to restore
+    onReconnect: () => undefined,
     close: async () => {},
   };
 }

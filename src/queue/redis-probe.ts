@@ -46,6 +46,11 @@ export function connectRedis(url: string, log: Logger): Redis {
     if (!down) log.error({ err: redact(err.message) }, 'Redis connection error; reconnecting');
     down = true;
   });
+  // a server that shuts down closes the connection without an error
+  redis.on('reconnecting', () => {
+    if (!down) log.warn('Redis connection lost; reconnecting');
+    down = true;
+  });
   redis.on('ready', () => {
     if (down) log.info('Redis connection restored');
     down = false;

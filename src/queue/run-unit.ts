@@ -43,6 +43,26 @@ function checkStopped(p: PushSummary, signal?: AbortSignal): void {
   throw new UpstreamError({ connection: p.connection, kind: 'rate_limited', message: p.stopped });
 }
 
+/**
+ * A push that left members undelivered for a transient reason (the destination down,
+ * 5xx, timeouts past the HTTP retries) has not done its work: the job fails with the
+ * reason and is retried with backoff, and the retry sends just those members. Members
+ * refused for good (4xx, remote validation) are recorded and do not fail the job: trying
+ * again would not help.
+ */
+async function checkDelivered(db: Knex, p: PushSummary): Promise<void> {
+  if (p.failed === 0 || p.run_id === null) return;
+  const rows: { message: string }[] = await db('push_errors').where({ run_id: p.run_id, status: 'pending' }).orderBy('id').select('message');
+  if (rows.length === 0) return;
+  const message = rows[rows.length - 1].message;
+  const last = message.startsWith(`${p.connection}: `) ? message.slice(p.connection.length + 2) : message;
+  throw new UpstreamError({
+    connection: p.connection,
+    kind: 'network',
+    message: `${rows.length} of ${p.selected} member(s) not delivered (push run ${p.run_id}); last error: ${last}`,
+  });
+}
+
 async function execute(u: Unit, ctx: UnitContext): Promise<StepResult[]> {
   const common = { db: ctx.db, config: ctx.config, log: ctx.log, signal: ctx.signal };
   switch (u.kind) {
@@ -51,6 +71,7 @@ async function execute(u: Unit, ctx: UnitContext): Promise<StepResult[]> {
     case 'push': {
       const s = await pushConnection(u.connection, { ...common, retryFailed: u.retryFailed, limit: u.limit });
       checkStopped(s, ctx.signal);
+      await checkDelivered(ctx.db, s);
       return [pushResult(s)];
     }
     case 'import':
@@ -60,6 +81,7 @@ async function execute(u: Unit, ctx: UnitContext): Promise<StepResult[]> {
       const s = await migrate({ ...common, from, to: u.to, mapping: u.mapping });
       for (const p of s.pushes) checkStopped(p, ctx.signal);
       if (s.pushes.length < u.to.length) throw new InterruptedError();
+      for (const p of s.pushes) await checkDelivered(ctx.db, p);
       const source = s.source.kind === 'pull' ? pullResult(s.source) : toImportResult(s.source);
       const { run_id, rows, created, updated, unchanged, conflicts, rejected } = source;
       return [{ step: 'migrate', run_id: s.run_id, from: u.from, to: u.to, source: { run_id, rows, created, updated, unchanged, conflicts, rejected }, pushes: s.pushes.map(pushResult) }];

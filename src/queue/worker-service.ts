@@ -12,6 +12,7 @@ import { describeError } from '../errors.js';
 import { redact, type Logger } from '../log.js';
 import type { Database } from '../store/db.js';
 import { connectionLocks } from './connection-lock.js';
+import { FAILED, moveInto, writeErrorNote } from './drop-files.js';
 import { startDropWatcher, type DropWatcher } from './drop-watcher.js';
 import { enqueueSteps, queueDroppedFile } from './enqueue.js';
 import { type JobDefinitions, requireJob } from './load-jobs.js';
@@ -53,12 +54,32 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
 
-function watchWorker(worker: JobWorker, log: Logger): void {
+/**
+ * A dropped file whose job failed because its workers kept dying under it (stalled more
+ * than maxStalledCount times: killed, out of memory) never reached the processor's own
+ * failure path: file it in failed/ with the reason, as any file that cannot be imported,
+ * rather than leave it in the folder, unseen by this worker and taken again by the next
+ * one to start.
+ */
+async function fileStalledDrop(job: Job, err: Error, maxStalledCount: number, log: Logger): Promise<void> {
+  const file = (job.data as { path?: unknown } | undefined)?.path;
+  if (job.name !== 'drop' || typeof file !== 'string' || !/stalled more than allowable limit/.test(err.message)) return;
+  const moved = await moveInto(file, FAILED);
+  if (!moved) return;
+  await writeErrorNote(
+    moved,
+    `the import was interrupted ${maxStalledCount + 1} time${maxStalledCount === 0 ? '' : 's'}: its worker stopped without finishing it (killed, out of memory?). Rows already imported are in; drop the file again to import the rest.`,
+  );
+  log.error({ file: moved, jobId: job.id }, 'dropped file moved to failed/: its import kept stopping with its worker');
+}
+
+function watchWorker(worker: JobWorker, log: Logger, maxStalledCount: number): void {
   worker.on('error', (err) => log.error({ err: redact(describeError(err)) }, 'worker error'));
   worker.on('failed', (job, err) => {
     if (!job) return;
-    const final = err.name === 'UnrecoverableError' || job.attemptsMade >= (job.opts.attempts ?? 1);
+    const final = err.name === 'UnrecoverableError' || job.attemptsMade >= (job.opts.attempts ?? 1) || /stalled more than allowable limit/.test(err.message);
     log[final ? 'error' : 'warn']({ jobId: job.id, job: job.name, attempt: job.attemptsMade, err: redact(err.message) }, final ? 'job failed' : 'job attempt failed; it will be retried');
+    fileStalledDrop(job, err, maxStalledCount, log).catch((e: unknown) => log.error({ err: redact(describeError(e)), jobId: job.id }, 'could not move a failed dropped file'));
   });
   worker.on('stalled', (jobId) => log.warn({ jobId }, 'job stalled (its worker stopped without finishing it); it is taken again'));
   // a lost lock means another worker may take the job: stop ours after the batch in hand
@@ -73,6 +94,10 @@ export async function startWorkerService(opts: WorkerServiceOptions): Promise<Wo
   queue.on('error', (err) => log.error({ err: redact(describeError(err)) }, 'queue error'));
   await queue.waitUntilReady();
   await syncSchedulers(queue, defs, jobOpts, log);
+  // a Redis back from a restart may have lost them: upserting is idempotent
+  backend.onReconnect(() => {
+    syncSchedulers(queue, defs, jobOpts, log).catch((err: unknown) => log.error({ err: redact(describeError(err)) }, 'could not restore the job schedulers after Redis came back'));
+  });
   const metrics = createMetrics(() => queue.getJobCounts(...QUEUE_STATES));
   const stopping = new AbortController();
   const processor = createProcessor({ db: db.knex, config, log, locks: connectionLocks(db.url, log), metrics, stopping: stopping.signal });
@@ -86,7 +111,7 @@ export async function startWorkerService(opts: WorkerServiceOptions): Promise<Wo
     removeOnFail: { count: w.keepFailed },
     settings: { backoffStrategy: (attemptsMade, _type, err) => retryDelay(attemptsMade, w.backoffMs, err) },
   });
-  watchWorker(worker, log);
+  watchWorker(worker, log, w.maxStalledCount);
   await worker.waitUntilReady();
 
   let watcher: DropWatcher | undefined;
@@ -96,6 +121,8 @@ export async function startWorkerService(opts: WorkerServiceOptions): Promise<Wo
       stableMs: config.dropFolder.stableMs,
       log,
       onStable: (file, size) => queueDroppedFile(queue, file, size, jobOpts, log),
+      // a job lost with the queue's data (Redis restarted empty) is queued again
+      recheckMs: Math.max(10 * config.dropFolder.stableMs, 5000),
     });
   }
   log.info({ backend: backend.where, concurrency: w.concurrency, jobs: [...defs.keys()] }, 'worker started');

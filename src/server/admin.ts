@@ -64,7 +64,13 @@ async function route(req: http.IncomingMessage, res: http.ServerResponse, opts: 
     return void res.end(text);
   }
   if (method !== 'POST') return send(res, 405, { error: 'POST only' }, { allow: 'POST' });
-  const name = decodeURIComponent(jobMatch![1]);
+  let name: string;
+  try {
+    name = decodeURIComponent(jobMatch![1]);
+  } catch {
+    // a malformed %-escape names no job (it used to answer 500 and log an error)
+    return send(res, 404, { error: 'no such job' });
+  }
   try {
     const job = await opts.enqueue(name);
     opts.log.info({ job: name, jobId: job.id }, 'job queued through the admin server');

@@ -59,6 +59,14 @@ describe('CSV reading', () => {
     expect(items.map(values)).toEqual([{ email: 'z@x.org', first_name: 'Zoë' }]);
   });
 
+  it('numbers rows by physical line after blank lines and after CRLF line breaks inside quotes', async () => {
+    const lf = await read('email,first_name\n\n\na@x.org,Ana\n\nb@x.org,"B\nob"\nc@x.org,Cy\n');
+    expect(lf.map((i) => i.ref.line)).toEqual([4, 6, 8]);
+    const crlf = await read('email,first_name\r\n\r\na@x.org,"A\r\nna"\r\nb@x.org,Bob\rc@x.org,Cy\r\n');
+    expect(crlf.map((i) => i.ref.line)).toEqual([3, 5, 6]);
+    expect(values(crlf[0])).toEqual({ email: 'a@x.org', first_name: 'A\r\nna' });
+  });
+
   it('an empty file is an error', async () => {
     await expect(read('')).rejects.toThrow(/empty/);
   });
