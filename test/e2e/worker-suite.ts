@@ -4,10 +4,9 @@
  * it on each. A fresh database, queue prefix or schema, and folder per test file. No
  * timing assertions: every wait is for a condition, with a generous deadline.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -17,6 +16,7 @@ import { loadConfig } from '../../src/config/load-config.js';
 import { log } from '../../src/log.js';
 import { importFile } from '../../src/pipeline/import-file.js';
 import { createTestDb, type TestDb } from '../helpers/db.js';
+import { freePort, killAll, startWorker, until } from '../helpers/worker-procs.js';
 
 export type BackendKind = 'postgres' | 'redis';
 export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -45,46 +45,6 @@ export async function cli(args: string[], cwd: string, env: Record<string, strin
     const e = err as { code: number; stdout: string; stderr: string };
     return { code: e.code, stdout: e.stdout, stderr: e.stderr };
   }
-}
-
-interface WorkerProc {
-  child: ChildProcess;
-  exited: Promise<number | null>;
-  output(): string;
-}
-
-const procs: WorkerProc[] = [];
-
-function startWorker(cwd: string, env: Record<string, string>): WorkerProc {
-  const child = spawn(process.execPath, [BIN, 'worker'], { cwd, env: { ...process.env, LOG_LEVEL: 'info', LOG_FORMAT: 'json', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (out += d));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  const p = { child, exited, output: () => out };
-  procs.push(p);
-  return p;
-}
-
-async function until<T>(what: string, fn: () => Promise<T | undefined | null | false>, ms = 45_000, worker?: WorkerProc): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${worker ? `\n--- worker output ---\n${worker.output().slice(-4000)}` : ''}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 function people(rows: number, from = 0, extra = ''): string {
@@ -133,8 +93,7 @@ export function workerSuite(kind: BackendKind, opts: { withRunCommand?: boolean 
     });
 
     afterAll(async () => {
-      for (const p of procs) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
-      await Promise.all(procs.map((p) => p.exited));
+      await killAll();
       if (kind === 'redis') {
         const r = new Redis(REDIS_URL);
         const keys = await r.keys(`${prefix}:*`);
