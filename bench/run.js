@@ -5,8 +5,7 @@
 // Every figure is the median of --runs runs (default 3) and is reported as a ratio
 // against a baseline measured in the same run. Results: a table on stdout, progress on
 // stderr, and .bench/bench-<time>.json (plus .bench/latest.json).
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,10 +16,12 @@ import { memberSyncPush, rawPush } from './items/push.js';
 import { workerImport } from './items/worker.js';
 import { generated, sameRowsOtherFile } from './lib/files.js';
 import { ADMIN_URL, createDatabase, dropAll, dropDatabase, serverVersion } from './lib/pg.js';
-import { check, hasGnuTime, lastJson, live, run, TimeLimit } from './lib/proc.js';
+import { check, lastJson, live, run, TimeLimit } from './lib/proc.js';
 import { fmtRatio, fmtValue, jsonRows, renderMarkdown, renderTable } from './lib/report.js';
+import { buildSections } from './lib/sections.js';
+import { machine, setupTools, versions } from './lib/setup.js';
 import { startSims } from './lib/sims.js';
-import { median, ratio, round } from './lib/stats.js';
+import { round } from './lib/stats.js';
 
 const HELP = `npm run bench -- [options]
 
@@ -137,65 +138,6 @@ for (const sig of ['SIGINT', 'SIGTERM']) {
   });
 }
 
-// ---------------------------------------------------------------------------- setup
-
-function sh(cmd, args) {
-  const r = spawnSync(cmd, args, { encoding: 'utf8' });
-  return { ok: r.status === 0, out: `${r.stdout ?? ''}${r.stderr ?? ''}`.trim(), error: r.error };
-}
-
-function aptInstall(pkg) {
-  if (!existsSync('/usr/bin/apt-get')) return 'apt-get is not available';
-  const apt = (...args) => (process.getuid?.() === 0 ? sh('apt-get', args) : sh('sudo', ['-n', 'apt-get', ...args]));
-  ctx.say(`setup: ${pkg} is missing; apt-get install -y ${pkg}`);
-  let r = apt('install', '-y', '-q', pkg);
-  if (!r.ok) {
-    ctx.say('setup: apt-get update');
-    apt('update', '-q');
-    r = apt('install', '-y', '-q', pkg);
-  }
-  return r.ok ? undefined : r.out.split('\n').slice(-3).join(' ');
-}
-
-function setupTools() {
-  if (!sh('psql', ['--version']).ok) throw new Error('psql is not installed (Debian: apt-get install -y postgresql-client)');
-  if (!hasGnuTime()) {
-    const why = aptInstall('time');
-    if (why) notes.push(`/usr/bin/time could not be installed (${why}): peak RSS is polled from /proc every 50 ms, CPU of CLI runs is not recorded`);
-  }
-  let pgloaderOk = sh('pgloader', ['--version']).ok;
-  if (!pgloaderOk && ONLY.has('import')) {
-    const why = aptInstall('pgloader');
-    pgloaderOk = sh('pgloader', ['--version']).ok;
-    if (!pgloaderOk) {
-      notes.push(`pgloader is not installed and could not be installed (${why ?? 'unknown reason'}): the peer figure is not measured`);
-      ctx.say(`setup: pgloader could not be installed: ${why}`);
-    }
-  }
-  return pgloaderOk;
-}
-
-function versions(pgVersion, pgloaderOk) {
-  const first = (r) => r.out.split('\n')[0];
-  return {
-    node: process.version,
-    postgresql: pgVersion,
-    psql: first(sh('psql', ['--version'])),
-    pgloader: pgloaderOk ? first(sh('pgloader', ['--version'])).replace(/^pgloader version /, '') : 'not installed',
-    memberSync: JSON.parse(execFileSync(process.execPath, ['-p', `JSON.stringify(require(${JSON.stringify(path.join(ROOT, 'package.json'))}).version)`], { encoding: 'utf8' })),
-  };
-}
-
-function machine() {
-  return {
-    nproc: os.availableParallelism?.() ?? os.cpus().length,
-    memoryGB: round(os.totalmem() / 2 ** 30),
-    cpu: os.cpus()[0]?.model ?? 'unknown',
-    kernel: `${os.type()} ${os.release()}`,
-    loadavg: os.loadavg().map((x) => round(x)),
-  };
-}
-
 // ----------------------------------------------------------------------- the items
 //
 // One round measures every item once; rounds repeat up to --runs times while the time
@@ -208,7 +150,6 @@ const R = {
   push: { raw: [], free: [], again: [], limited: [] },
   worker: { runs: [] },
 };
-const med = (xs) => median(xs);
 /** the members to push, imported once; each run pushes from a copy of it */
 let pushTemplate;
 
@@ -358,151 +299,17 @@ async function rounds(files) {
   }
 }
 
-// -------------------------------------------------------------------------- report
-
-const mb = (kb) => (kb ? kb / 1024 : undefined);
-const sec = (ms) => (ms === undefined ? undefined : ms / 1000);
-const NOT = 'not measured';
-
-function importSection() {
-  const I = R.import;
-  const rows = [];
-  const floor = med(I.floors.map((f) => f.ms));
-  const peer = med(I.peers.map((f) => f.ms));
-  const cli = med(I.ms.map((m) => m.first.ms));
-  const n = I.ms.length;
-  if (ONLY.has('import')) {
-    const again = med(I.ms.map((m) => m.again?.ms));
-    const rss = med(I.ms.map((m) => m.first.peakRssKb));
-    const rssSmall = med(I.smallRuns.map((m) => m.peakRssKb));
-    rows.push({ label: 'psql \\copy into a plain table (floor)', value: sec(floor), unit: 's', runs: I.floors.length });
-    rows.push(
-      I.pgloaderOk
-        ? { label: 'pgloader into a plain table (peer)', value: sec(peer), unit: 's', runs: I.peers.length, ratio: ratio(peer, floor), vs: 'floor' }
-        : { label: 'pgloader into a plain table (peer)', note: `${NOT}: pgloader missing` },
-    );
-    const vsPeer = ratio(cli, peer);
-    rows.push({ label: 'member-sync import', value: sec(cli), unit: 's', runs: n, ratio: vsPeer, vs: 'pgloader', target: '≤ 1.5× pgloader', holds: vsPeer === undefined ? undefined : vsPeer <= 1.5 });
-    rows.push({ label: 'member-sync import, vs the floor', value: sec(cli), unit: 's', runs: n, ratio: ratio(cli, floor), vs: 'floor' });
-    rows.push(
-      ROWS === 1_000_000
-        ? { label: 'member-sync import, absolute', value: sec(cli), unit: 's', runs: n, target: '≤ 30 s', holds: cli === undefined ? undefined : cli <= 30_000 }
-        : { label: 'member-sync import, absolute', value: sec(cli), unit: 's', runs: n, target: '≤ 30 s at 1M rows (n/a)' },
-    );
-    rows.push({ label: 'member-sync import, throughput', value: cli ? ROWS / (cli / 1000) : undefined, unit: 'rows/s', runs: n });
-    rows.push({ label: `member-sync peak RSS, ${ROWS.toLocaleString('en-US')} rows`, value: mb(rss), unit: 'MB', runs: n, target: '≤ 300 MB', holds: rss === undefined ? undefined : rss / 1024 <= 300 });
-    const flat = ratio(rss, rssSmall);
-    rows.push({
-      label: `member-sync peak RSS, ${SMALL.toLocaleString('en-US')} rows`,
-      value: mb(rssSmall),
-      unit: 'MB',
-      runs: I.smallRuns.length,
-      ratio: flat,
-      vs: `RSS at ${ROWS.toLocaleString('en-US')} / this`,
-      target: 'flat: 0.8–1.2×',
-      holds: flat === undefined ? undefined : flat >= 0.8 && flat <= 1.2,
-    });
-    const re = ratio(again, cli);
-    const un = I.ms.at(-1)?.again?.summary;
-    rows.push({
-      label: `re-import, same rows, other file${un ? ` (${un.unchanged.toLocaleString('en-US')} unchanged)` : ''}`,
-      value: sec(again),
-      unit: 's',
-      runs: I.ms.filter((m) => m.again).length,
-      ratio: re,
-      vs: 'first import',
-      target: '≤ 0.5×',
-      holds: re === undefined ? undefined : re <= 0.5,
-    });
-  }
-  if (ONLY.has('worker')) {
-    const W = R.worker.runs;
-    const w = med(W.map((x) => x.ms));
-    const vs = ratio(w, cli);
-    rows.push({ label: 'worker: drop → processed/', value: sec(w), unit: 's', runs: W.length, ratio: vs, vs: 'CLI import', target: '≤ 1.2×', holds: vs === undefined ? undefined : vs <= 1.2 });
-    rows.push({ label: 'worker: drop → import start (of the above)', value: sec(med(W.map((x) => x.pickupMs))), unit: 's', runs: W.filter((x) => x.pickupMs !== undefined).length });
-    rows.push({ label: 'worker: peak RSS', value: mb(med(W.map((x) => x.peakRssKb))), unit: 'MB', runs: W.length });
-  }
-  const bytes = R.import.file ? statSync(R.import.file).size : 0;
-  return { title: `Import: ${ROWS.toLocaleString('en-US')} rows (${(bytes / 1e6).toFixed(1)} MB), a fresh database each run`, rows };
-}
-
-function pullSection() {
-  const P = R.pull;
-  const floor = med(P.floors.map((f) => f.ms));
-  const floorRate = floor ? PEOPLE / (floor / 1000) : undefined;
-  const pull = med(P.pulls.map((p) => p.ms));
-  const rate = pull ? PEOPLE / (pull / 1000) : undefined;
-  return {
-    title: `Pull: ${PEOPLE.toLocaleString('en-US')} people from the vocdoni simulator, pages of 100, a fresh database each run`,
-    rows: [
-      { label: 'simulator serving every page once (first read, during setup)', value: P.simulatorFirstRead ? PEOPLE / (P.simulatorFirstRead.ms / 1000) : undefined, unit: 'rec/s', runs: P.simulatorFirstRead ? 1 : 0 },
-      { label: 'pages only, replayed (floor)', value: floorRate, unit: 'rec/s', runs: P.floors.length },
-      { label: 'member-sync pull, end to end', value: rate, unit: 'rec/s', runs: P.pulls.length, ratio: ratio(rate, floorRate), vs: 'floor rate', target: '≥ 5,000 rec/s', holds: rate === undefined ? undefined : rate >= 5000 },
-      { label: 'member-sync pull, wall time', value: sec(pull), unit: 's', runs: P.pulls.length },
-      { label: 'member-sync pull, peak RSS', value: mb(med(P.pulls.map((p) => p.peakRssKb))), unit: 'MB', runs: P.pulls.length },
-    ],
-  };
-}
-
-function pushSection() {
-  const U = R.push;
-  const rawMs = med(U.raw.map((x) => x.ms));
-  const rawRate = rawMs ? PEOPLE / (rawMs / 1000) : undefined;
-  const rawCpu = med(U.raw.map((x) => (x.cpuMs * 1000) / x.requests));
-  const rate = med(U.free.map((x) => x.summary.requests / (x.ms / 1000)));
-  const cpu = med(U.free.map((x) => (x.cpuMs * 1000) / x.summary.requests));
-  const reqs = med(U.free.map((x) => x.summary.requests));
-  const measured = U.again.filter((x) => !x.capped);
-  const capped = U.again.filter((x) => x.capped);
-  const againReq = measured.length ? Math.max(...measured.map((x) => x.summary.requests)) : undefined;
-  const againMs = capped.length ? undefined : med(measured.map((x) => x.ms));
-  const achieved = med(U.limited.map((x) => x.achieved));
-  const limited429 = U.limited.length ? Math.max(...U.limited.map((x) => x.gate.limited)) : undefined;
-  const clientRate = med(U.limited.map((x) => x.summary.requests / (x.ms / 1000)));
-  const rr = ratio(achieved, RATE);
-  return {
-    title: `Push: ${PEOPLE.toLocaleString('en-US')} members never pushed to the connection, to the convio simulator (one update each), concurrency ${CONCURRENCY}`,
-    rows: [
-      { label: 'bare HTTP client (floor)', value: rawRate, unit: 'req/s', runs: U.raw.length },
-      { label: 'bare HTTP client, CPU per request', value: rawCpu, unit: 'µs', runs: U.raw.length },
-      { label: `member-sync push, no rate limit${reqs ? ` (${Math.round(reqs).toLocaleString('en-US')} requests)` : ''}`, value: rate, unit: 'req/s', runs: U.free.length, ratio: ratio(rate, rawRate), vs: 'floor rate', target: '≥ 1,500 req/s', holds: rate === undefined ? undefined : rate >= 1500 },
-      { label: 'member-sync push, CPU per request', value: cpu, unit: 'µs', runs: U.free.length, ratio: ratio(cpu, rawCpu), vs: 'floor CPU' },
-      { label: `limited to ${RATE}/s: rate the server saw (${U.limit ?? '—'} members)`, value: achieved, unit: 'req/s', runs: U.limited.length, ratio: rr, vs: `${RATE}/s`, target: '0.95–1.05×', holds: rr === undefined ? undefined : rr >= 0.95 && rr <= 1.05 },
-      { label: `limited to ${RATE}/s: rate over the whole push`, value: clientRate, unit: 'req/s', runs: U.limited.length },
-      { label: `limited to ${RATE}/s: 429 answers (most in a run)`, value: limited429, unit: '', runs: U.limited.length, target: '0', holds: limited429 === undefined ? undefined : limited429 === 0 },
-      capped.length
-        ? { label: 'second push at once: requests', note: `${NOT}: stopped after ${AGAIN_CAP_MS / 1000} s`, runs: U.again.length, target: '0' }
-        : { label: 'second push at once: requests (most in a run)', value: againReq, unit: '', runs: measured.length, target: '0', holds: againReq === undefined ? undefined : againReq === 0 },
-      capped.length
-        ? { label: 'second push at once: time', note: `> ${AGAIN_CAP_MS / 1000} s (stopped there in ${capped.length} of ${U.again.length} runs)`, runs: U.again.length, target: '≤ 5 s', holds: false }
-        : { label: 'second push at once: time', value: sec(againMs), unit: 's', runs: measured.length, target: '≤ 5 s', holds: againMs === undefined ? undefined : againMs <= 5000 },
-    ],
-  };
-}
-
-function buildSections() {
-  const sections = [];
-  if (ONLY.has('import') || ONLY.has('worker')) sections.push(importSection());
-  if (ONLY.has('pull')) sections.push(pullSection());
-  if (ONLY.has('push')) sections.push(pushSection());
-  const short = sections.flatMap((s) => s.rows.filter((r) => typeof r.runs === 'number' && r.runs > 0 && r.runs < RUNS && !/first read/.test(r.label)).map((r) => r.label));
-  if (short.length) notes.push(`medians of fewer than ${RUNS} runs: ${[...new Set(short)].join('; ')}`);
-  for (const s of sections) for (const r of s.rows) if (r.value === undefined && !r.note) r.note = NOT;
-  return sections;
-}
-
 // ---------------------------------------------------------------------------- main
 
 async function main() {
   ctx.say(`member-sync bench: ${ROWS} rows, up to ${RUNS} runs, ${PEOPLE} people for pull/push, items ${[...ONLY].join(',')}; budget ${BUDGET_MS / 1000} s, time limit ${DEADLINE_MS / 1000} s`);
   if (!existsSync(path.join(ROOT, 'dist', 'cli', 'main.js'))) throw new Error('dist/ is missing: run npm run build (npm run bench does)');
-  const pgloaderOk = setupTools();
+  const pgloaderOk = setupTools(ctx, notes, ONLY.has('import'));
   const pgVersion = await serverVersion().catch((err) => {
     throw new Error(`cannot reach PostgreSQL at ${ADMIN_URL.replace(/:[^:@/]*@/, ':***@')} (BENCH_DATABASE_URL): ${err.message}`);
   });
   const mach = machine();
-  const vers = versions(pgVersion, pgloaderOk);
+  const vers = versions(ROOT, pgVersion, pgloaderOk);
   R.import.pgloaderOk = pgloaderOk;
 
   const files = {};
@@ -563,7 +370,7 @@ async function main() {
     await dropDatabase(pushTemplate).catch(() => undefined);
   }
 
-  const sections = buildSections();
+  const sections = buildSections(R, { ONLY, ROWS, SMALL, PEOPLE, RUNS, CONCURRENCY, RATE, AGAIN_CAP_MS }, notes);
   const targets = sections.flatMap((s) => s.rows.filter((r) => r.target && r.holds !== undefined).map((r) => ({ section: s.title, item: r.label, target: r.target, value: r.value, unit: r.unit, ratio: r.ratio, holds: r.holds, runs: r.runs, ...(r.value === undefined ? { note: r.note } : {}) })));
   const finished = new Date();
   const report = {

@@ -57,10 +57,18 @@ function drained(out: Writable): Promise<void> {
   });
 }
 
+function opened(out: WriteStream): Promise<void> {
+  return new Promise((resolve, reject) => {
+    out.once('open', () => resolve());
+    out.once('error', reject);
+  });
+}
+
 function closed(out: WriteStream): Promise<void> {
   return new Promise((resolve, reject) => {
+    if (out.errored) return reject(out.errored);
     out.once('error', reject);
-    out.end(() => resolve());
+    out.end((err?: Error | null) => (err ? reject(err) : resolve()));
   });
 }
 
@@ -81,6 +89,7 @@ export async function writeMembersCsv(out: Writable, n: number, opts: { seed: nu
     rows++;
     if (chunk.length >= CHUNK_BYTES) {
       await flush();
+      if (out.errored) throw out.errored;
       if (out.destroyed) return bytes;
     }
     if (rows % PROGRESS_EVERY === 0) opts.onRows?.(rows);
@@ -93,7 +102,10 @@ export async function writeMembersCsv(out: Writable, n: number, opts: { seed: nu
 async function toFile(file: string, n: number, flags: GenFlags, onRows?: (rows: number) => void): Promise<number> {
   const part = `${file}.part`;
   const out = createWriteStream(part);
+  // a write error is read from out.errored after each chunk, and by closed()
+  out.on('error', () => undefined);
   try {
+    await opened(out);
     const bytes = await writeMembersCsv(out, n, { ...flags, onRows });
     await closed(out);
     await rename(part, file);
