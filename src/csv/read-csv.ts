@@ -215,26 +215,26 @@ export async function readCsv(file: string, size: number, opts: ReadCsvOptions):
   const skipped: { line: number; reason: string; raw: string }[] = [];
   let lastSkipLine = -1;
   const options: ParseOptions<Row, string[]> = {
-      delimiter,
-      bom: true,
-      relax_column_count: true,
-      skip_empty_lines: true,
-      relax_quotes: true,
-      record_delimiter: ['\r\n', '\n', '\r'],
-      skip_records_with_error: true,
-      // the guard bounds records before the parser sees them
-      max_record_size: 0,
-      // the guard leaves the parser hardly anything to refuse; whatever it does refuse is a reject
-      on_skip: (err: CsvError | undefined) => {
-        const at = (err as { lines?: number } | undefined)?.lines ?? 0;
-        // one reject per record, however many times the parser complains about it
-        if (at === lastSkipLine) return undefined;
-        lastSkipLine = at;
-        skipped.push({ line: guard.nextStart(), reason: `unreadable CSV: ${(err?.message ?? 'parse error').slice(0, 300)}`, raw: '' });
-        return undefined;
-      },
-      // the guard numbers records by physical line, in the order the parser reads them
-      on_record: (record) => ({ record, line: guard.nextStart() }),
+    delimiter,
+    bom: true,
+    relax_column_count: true,
+    skip_empty_lines: true,
+    relax_quotes: true,
+    record_delimiter: ['\r\n', '\n', '\r'],
+    skip_records_with_error: true,
+    // the guard bounds records before the parser sees them
+    max_record_size: 0,
+    // the guard leaves the parser hardly anything to refuse; whatever it does refuse is a reject
+    on_skip: (err: CsvError | undefined) => {
+      const at = (err as { lines?: number } | undefined)?.lines ?? 0;
+      // one reject per record, however many times the parser complains about it
+      if (at === lastSkipLine) return undefined;
+      lastSkipLine = at;
+      skipped.push({ line: guard.nextStart(), reason: `unreadable CSV: ${(err?.message ?? 'parse error').slice(0, 300)}`, raw: '' });
+      return undefined;
+    },
+    // the guard numbers records by physical line, in the order the parser reads them
+    on_record: (record) => ({ record, line: guard.nextStart() }),
   };
   // csv-parse types on_record for the array form only; the stream yields what it returns
   const parser = Readable.from(text()).pipe(parse(options as unknown as ParseOptions));
@@ -251,9 +251,10 @@ export async function readCsv(file: string, size: number, opts: ReadCsvOptions):
     const flushIncidents = (line: number) => {
       while (taken < guard.incidents.length && guard.incidents[taken].startLine < line) items.push(incidentItem(guard.incidents[taken++]));
     };
-    const headerProblem = () => {
+    // the header line itself taken out: no row may be read as the header in its place
+    const headerProblem = (firstLine: number) => {
       const x = guard.incidents[0];
-      if (!x || x.startLine !== 1) return;
+      if (!x || x.startLine > firstLine) return;
       throw new InputError(
         x.kind === 'oversize'
           ? `${file}: the header line is ${fmt(x.chars)} characters long; the limit is ${fmt(MAX_RECORD_CHARS)} (is this a CSV file?)`
@@ -262,7 +263,7 @@ export async function readCsv(file: string, size: number, opts: ReadCsvOptions):
     };
     for await (const { record, line } of parser as AsyncIterable<Row>) {
       if (!plan) {
-        headerProblem();
+        headerProblem(line);
         plan = planHeaders(record, opts.mapping, opts.hasConnection);
         continue;
       }
@@ -274,7 +275,7 @@ export async function readCsv(file: string, size: number, opts: ReadCsvOptions):
         items = [];
       }
     }
-    headerProblem();
+    if (!plan) headerProblem(Infinity);
     if (!plan) throw new InputError(`${file}: the file is empty (no header line)`);
     flushSkipped();
     flushIncidents(Infinity);

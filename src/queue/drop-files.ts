@@ -47,6 +47,16 @@ export async function moveInto(file: string, sub: typeof PROCESSED | typeof FAIL
   }
 }
 
+/**
+ * Writes a whole file under a temporary name, then renames it: whoever sees the file
+ * (a person, an upload hook, a test) never reads it half-written.
+ */
+async function writeWhole(file: string, text: string): Promise<void> {
+  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.part`);
+  await writeFile(tmp, text);
+  await rename(tmp, file);
+}
+
 /** `<moved>.rejects.csv`: line, reason, then the row as read (as `member-sync rejects --csv`). */
 export async function writeRejectsCsv(db: Knex, runId: number, moved: string): Promise<string | undefined> {
   const rows = await listRejects(db, runId);
@@ -56,12 +66,12 @@ export async function writeRejectsCsv(db: Knex, runId: number, moved: string): P
   const lines = [csvLine(['run_id', 'line', 'reason', ...cols])];
   for (const r of rows) lines.push(csvLine([r.run_id, r.line ?? r.source_ref, r.reason, ...cols.map((c) => r.raw?.[c])]));
   const out = `${moved}.rejects.csv`;
-  await writeFile(out, lines.join(''));
+  await writeWhole(out, lines.join(''));
   return out;
 }
 
 export async function writeErrorNote(moved: string, message: string): Promise<void> {
-  await writeFile(`${moved}.error.txt`, `${message}\n`);
+  await writeWhole(`${moved}.error.txt`, `${message}\n`);
 }
 
 /**

@@ -115,6 +115,11 @@ describe('hostile and broken CSV input', () => {
     rmSync(f);
     expect(err).toBeInstanceOf(InputError);
     expect((err as Error).message).toMatch(/the header line is 209,715,206 characters long; the limit is 16,777,216 \(is this a CSV file\?\)/);
+    // after blank lines too: no data row is taken for the header in its place
+    const late = await bigLineFile('header17.csv', '\n\n', 'email,', 17 * 1024 * 1024, '\na@x.org,1\n');
+    const err2 = await importFile(late, { db: db.knex, config, log: quiet }).catch((e: unknown) => e);
+    rmSync(late);
+    expect((err2 as Error).message).toMatch(/the header line is 17,825,798 characters long/);
   });
 
   it('a 1 MB field rejects its row, naming the column; the reject keeps the first 4 KiB of it', async () => {

@@ -95,8 +95,9 @@ export async function startFaultProxy(target: string, opts: { record?: boolean }
 
 /**
  * The fault mix of the push fault tests, from a seeded sequence: `timeouts` of the
- * requests hang (half of them after the change was applied), and a burst of
- * `burstLength` 429s with Retry-After starts at the 10th request, then every `burstEvery`.
+ * requests hang (half of them after the change was applied) — the 3rd and 6th always, so
+ * that every run meets both — and a burst of `burstLength` 429s with Retry-After starts
+ * at the 10th request, then every `burstEvery`.
  */
 export function faultMix(seed: number, opts: { timeouts: number; burstEvery: number; burstLength: number }): (req: { n: number }) => ProxyAction {
   let s = seed >>> 0 || 1;
@@ -112,6 +113,8 @@ export function faultMix(seed: number, opts: { timeouts: number; burstEvery: num
   return ({ n }) => {
     if (opts.burstEvery > 0 && n >= 10 && (n - 10) % opts.burstEvery < opts.burstLength) return '429';
     const r = random();
+    if (n === 3) return 'hang';
+    if (n === 6) return 'hang-after';
     if (r < opts.timeouts / 2) return 'hang';
     if (r < opts.timeouts) return 'hang-after';
     return 'pass';

@@ -110,9 +110,9 @@ async function duplicates(db: TestDb, column: string): Promise<unknown[]> {
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe.each([
-  { allowDuplicateEmails: false, connection: 'crm', runs: FULL ? 400 : 40 },
-  { allowDuplicateEmails: false, connection: undefined, runs: FULL ? 400 : 60 },
-  { allowDuplicateEmails: true, connection: undefined, runs: FULL ? 200 : 20 },
+  { allowDuplicateEmails: false, connection: 'crm', runs: FULL ? 300 : 25 },
+  { allowDuplicateEmails: false, connection: undefined, runs: FULL ? 300 : 40 },
+  { allowDuplicateEmails: true, connection: undefined, runs: FULL ? 150 : 15 },
 ])('identity rules (duplicate emails allowed: $allowDuplicateEmails, connection: $connection)', ({ allowDuplicateEmails, connection, runs }) => {
   let whole: TestDb;
   let split: TestDb;
