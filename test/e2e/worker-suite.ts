@@ -16,6 +16,7 @@ import { loadConfig } from '../../src/config/load-config.js';
 import { log } from '../../src/log.js';
 import { importFile } from '../../src/pipeline/import-file.js';
 import { createTestDb, type TestDb } from '../helpers/db.js';
+import { redisAnswers } from '../helpers/redis.js';
 import { freePort, killAll, startWorker, until } from '../helpers/worker-procs.js';
 
 export type BackendKind = 'postgres' | 'redis';
@@ -24,18 +25,7 @@ const BIN = path.resolve('bin/member-sync.js');
 const TOKEN = 'e2e-admin-token';
 const run = promisify(execFile);
 
-export async function redisAnswers(): Promise<boolean> {
-  const r = new Redis(REDIS_URL, { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0, connectTimeout: 2000 });
-  r.on('error', () => undefined);
-  try {
-    await r.connect();
-    return (await r.ping()) === 'PONG';
-  } catch {
-    return false;
-  } finally {
-    r.disconnect();
-  }
-}
+export { redisAnswers };
 
 export async function cli(args: string[], cwd: string, env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
   try {

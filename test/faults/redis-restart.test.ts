@@ -22,6 +22,7 @@ import { log } from '../../src/log.js';
 import { importFile } from '../../src/pipeline/import-file.js';
 import { createTestDb, type TestDb } from '../helpers/db.js';
 import { drop, freePort, killAll, people, startWorker, until } from '../helpers/worker-procs.js';
+import { redisAnswers } from '../helpers/redis.js';
 
 const exec = promisify(execFile);
 const FULL = process.env.MEMBER_SYNC_FAULTS === 'full';
@@ -41,18 +42,7 @@ let port = 0;
 let db: TestDb;
 let baseline: TestDb;
 
-async function ping(): Promise<boolean> {
-  const r = new Redis({ host: '127.0.0.1', port, lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0, connectTimeout: 1000 });
-  r.on('error', () => undefined);
-  try {
-    await r.connect();
-    return (await r.ping()) === 'PONG';
-  } catch {
-    return false;
-  } finally {
-    r.disconnect();
-  }
-}
+const ping = (): Promise<boolean> => redisAnswers(`redis://127.0.0.1:${port}`, 1000);
 
 async function startRedis(): Promise<void> {
   await exec('redis-server', ['--daemonize', 'yes', '--bind', '127.0.0.1', '--port', String(port), '--save', '', '--appendonly', 'no', '--dir', dir, '--pidfile', path.join(dir, 'redis.pid')]);

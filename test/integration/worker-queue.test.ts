@@ -19,23 +19,12 @@ import { jobOptions, openQueueBackend, type QueueBackend } from '../../src/queue
 import { syncSchedulers } from '../../src/queue/schedulers.js';
 import { startWorkerService } from '../../src/queue/worker-service.js';
 import { createTestDb, type TestDb } from '../helpers/db.js';
+import { redisAnswers } from '../helpers/redis.js';
 
 const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 // the failures these tests cause on purpose need not reach the test output
 const quiet = log.child({}, { level: 'fatal' });
 
-async function redisAnswers(): Promise<boolean> {
-  const r = new Redis(REDIS_URL, { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0, connectTimeout: 2000 });
-  r.on('error', () => undefined);
-  try {
-    await r.connect();
-    return (await r.ping()) === 'PONG';
-  } catch {
-    return false;
-  } finally {
-    r.disconnect();
-  }
-}
 // Redis tests may skip only outside CI, and only when no Redis answers.
 const haveRedis = process.env.CI ? true : await redisAnswers();
 const BACKENDS = (['postgres', 'redis'] as const).filter((b) => b === 'postgres' || haveRedis);
