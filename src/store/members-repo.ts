@@ -63,18 +63,26 @@ export function refText(ref: RecordRef): string | null {
   return null;
 }
 
+const KEY_FIELDS: ReadonlySet<string> = new Set(['cons_id', 'member_id', 'email']);
+
 // PostgreSQL text and jsonb refuse NUL; a NUL that reached here is kept visibly.
 const json = (v: unknown) => JSON.stringify(v).replace(/\\u0000/g, '\\ufffd');
 
 /** Write what a batch decided. Call inside the batch's transaction. */
 export async function writeOutcome(trx: Knex.Transaction, out: BatchOutcome, runId: number, source: string): Promise<void> {
-  if (out.created.size > 0) {
-    const cols = MEMBER_COLUMNS as readonly string[];
-    const rows = [...out.created.values()].map((m) => {
-      const r = memberToRow(m);
-      return cols.map((c) => (c === 'other' || c === 'provenance' ? asJson(r[c]) : r[c]));
-    });
-    await copyRows(trx, 'members', [...cols], rows);
+  // An identity key can leave one member and reach another (or a new one) in the same
+  // batch. The unique indexes are checked row by row, so first clear every key an updated
+  // member gives up; the batch's final state is unique, so no order of the writes below
+  // can then collide.
+  const moved = new Map<string, Set<string>>();
+  for (const c of out.changes) {
+    if (c.old == null || !KEY_FIELDS.has(c.field) || !out.updated.has(c.memberId)) continue;
+    let ids = moved.get(c.field);
+    if (!ids) moved.set(c.field, (ids = new Set()));
+    ids.add(c.memberId);
+  }
+  for (const [field, ids] of moved) {
+    await trx.raw(`update members set ${field} = null where id = any(?::uuid[])`, [[...ids]]);
   }
   if (out.updated.size > 0) {
     const rows = [...out.updated.values()].map(memberToRow);
@@ -86,6 +94,14 @@ export async function writeOutcome(trx: Knex.Transaction, out: BatchOutcome, run
        from json_populate_recordset(null::members, ?::json) v where m.id = v.id`,
       [json(rows)],
     );
+  }
+  if (out.created.size > 0) {
+    const cols = MEMBER_COLUMNS as readonly string[];
+    const rows = [...out.created.values()].map((m) => {
+      const r = memberToRow(m);
+      return cols.map((c) => (c === 'other' || c === 'provenance' ? asJson(r[c]) : r[c]));
+    });
+    await copyRows(trx, 'members', [...cols], rows);
   }
   if (out.links.length > 0) {
     await trx.raw(
