@@ -95,12 +95,23 @@ export function isRetryable(err: unknown): boolean {
   }
   if (err instanceof DatabaseError || err instanceof BusyError) return true;
   if (err instanceof MemberSyncError) return false;
+  if (isLostDatabaseSession(err)) return true;
   const code = (err as { code?: unknown } | null)?.code;
   if (typeof code === 'string') {
     // node and pg transient errors: resets, refused connections, serialization failures
     return ['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE', '40001', '40P01', '57P01', '08006', '08003'].includes(code);
   }
   return false;
+}
+
+/**
+ * A database session lost under a statement (pg_terminate_backend, a failover, a network
+ * cut). pg reports it without a SQLSTATE, and knex replaces the 57P01 of a terminated
+ * transaction with the failure of its ROLLBACK, so only the message tells.
+ */
+export function isLostDatabaseSession(err: unknown): boolean {
+  const message = err instanceof Error ? err.message : '';
+  return /Connection terminated unexpectedly|Client has encountered a connection error and is not queryable|terminating connection due to administrator command|Connection terminated due to connection timeout/.test(message);
 }
 
 /** One line for the user: the message, without a stack. */

@@ -22,7 +22,7 @@ import type { ConnectionLocks } from './connection-lock.js';
 import { importOne } from './import-unit.js';
 import { assertJobPayload, type DropPayload, type StepsPayload } from './job-payload.js';
 import type { WorkerMetrics } from './metrics.js';
-import { InterruptedError, isLostDatabaseSession } from './queue-errors.js';
+import { InterruptedError } from './queue-errors.js';
 import { runUnits } from './run-units.js';
 import type { ImportResult, StepResult } from './step-results.js';
 import { expandSteps } from './units.js';
@@ -117,8 +117,7 @@ export function createProcessor(deps: ProcessorDeps): Processor {
     }
     const name = payload.kind === 'steps' ? payload.job : 'drop';
     const log = deps.log.child({ jobId: job.id, job: name, attempt: job.attemptsMade + 1 });
-    const transient = (err: unknown) => isRetryable(err) || isLostDatabaseSession(err);
-    const isFinal = (err: unknown) => !transient(err) || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+    const isFinal = (err: unknown) => !isRetryable(err) || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
     const run: Run = { job, log, signal, isFinal };
     let status: 'completed' | 'failed' | 'interrupted' | 'delayed' = 'failed';
     try {
@@ -145,7 +144,7 @@ export function createProcessor(deps: ProcessorDeps): Processor {
         // our lock on the job or a connection was lost: someone else may be running it
         throw err;
       }
-      if (!transient(err)) throw new UnrecoverableError(describeError(err));
+      if (!isRetryable(err)) throw new UnrecoverableError(describeError(err));
       throw err;
     } finally {
       deps.metrics?.observeJob(name, status, (Date.now() - started) / 1000);

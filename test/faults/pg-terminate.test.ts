@@ -11,9 +11,8 @@ import knexFactory, { type Knex } from 'knex';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { loadConfig } from '../../src/config/load-config.js';
 import { log } from '../../src/log.js';
-import { isRetryable } from '../../src/errors.js';
+import { isLostDatabaseSession, isRetryable } from '../../src/errors.js';
 import { importFile } from '../../src/pipeline/import-file.js';
-import { isLostDatabaseSession } from '../../src/queue/queue-errors.js';
 import { checkRun } from '../helpers/accounting.js';
 import { createTestDb, type TestDb } from '../helpers/db.js';
 
@@ -140,6 +139,24 @@ describe('PostgreSQL connections terminated mid-batch', () => {
     expect(await snapshot(db)).toEqual(await snapshot(baseline));
   });
 
+  it('retries a batch whose session was terminated in place: one import, the store of an undisturbed one', { timeout: 180_000 }, async () => {
+    await reset(db);
+    const killer = startKiller(KILLS);
+    let summary: Awaited<ReturnType<typeof importFile>>;
+    try {
+      summary = await importFile(file, { db: db.knex, config, log: quiet });
+    } finally {
+      await killer.stop();
+    }
+    expect(killer.kills()).toBeGreaterThan(0);
+    const { run } = await checkRun(db.knex, summary.run_id!, summary);
+    expect(run).toMatchObject({ status: 'succeeded', rows: ROWS });
+    expect(await db.knex('runs').count({ n: '*' }).first()).toEqual({ n: 1 });
+    expect([summary.created, summary.updated, summary.unchanged, summary.conflicts, summary.rejected]).toEqual([clean.created, clean.updated, clean.unchanged, clean.conflicts, clean.rejected]);
+    expect(await db.knex('member_changes').where({ field: '_created' }).count({ n: '*' }).first()).toEqual(await db.knex('members').count({ n: '*' }).first());
+    expect(await snapshot(db)).toEqual(await snapshot(baseline));
+  });
+
   /** The error a statement gets once its session was terminated under an open transaction. */
   async function lostSessionError(): Promise<unknown> {
     const victim = knexFactory({ client: 'pg', connection: { connectionString: db.url, application_name: 'ms-victim' }, pool: { min: 0, max: 1 } });
@@ -159,17 +176,12 @@ describe('PostgreSQL connections terminated mid-batch', () => {
   it('the worker takes a job whose database session was terminated again (retry with backoff, not failed for good)', async () => {
     const err = await lostSessionError();
     expect((err as Error).message).toMatch(/Client has encountered a connection error and is not queryable|Connection terminated unexpectedly/);
-    // processor.ts: transient = isRetryable(err) || isLostDatabaseSession(err)
+    // processor.ts: transient = isRetryable, which knows a lost session by its message
     expect(isLostDatabaseSession(err)).toBe(true);
     expect(isLostDatabaseSession(new Error('duplicate key value violates unique constraint "members_email_key"'))).toBe(false);
   });
 
-  // KNOWN BUG, reported: ingest (src/pipeline/ingest.ts) retries a batch in place only
-  // when isRetryable (src/errors.ts) says so, and a session terminated under a batch often
-  // reaches it with no SQLSTATE (knex replaces the 57P01 with its failed ROLLBACK): then
-  // the whole import fails (and is taken again by the worker, see above) instead of the
-  // batch being retried. Turn into `it` once isRetryable knows a lost session.
-  it.fails('isRetryable knows a lost session, so that ingest retries the batch in place', async () => {
+  it('isRetryable knows a lost session, so that ingest retries the batch in place', async () => {
     expect(isRetryable(await lostSessionError())).toBe(true);
   });
 });
