@@ -1,4 +1,6 @@
 /** Runs: one execution of import, pull, push, migrate or revert, with its counts. */
+import { statSync } from 'node:fs';
+import os from 'node:os';
 import type { Knex } from 'knex';
 import type { RunCounts, RunKind, RunStatus } from '../types.js';
 
@@ -19,13 +21,15 @@ export async function createRun(
   db: Knex | Knex.Transaction,
   fields: { kind: RunKind; source?: string; parentRunId?: number; dryRun?: boolean; details?: Record<string, unknown> },
 ): Promise<number> {
+  await closeAbandonedRuns(db);
   const [row] = await db('runs')
     .insert({
       kind: fields.kind,
       source: fields.source ?? null,
       parent_run_id: fields.parentRunId ?? null,
       dry_run: fields.dryRun ?? false,
-      details: JSON.stringify(fields.details ?? {}),
+      // who runs it, so that a run left `running` by a killed process can be told apart
+      details: JSON.stringify({ ...fields.details, process: { host: HOST, pid: process.pid } }),
     })
     .returning('id');
   return Number(row.id);
@@ -61,9 +65,52 @@ export async function finishRun(
 }
 
 export async function getRun(db: Knex, runId: number): Promise<RunRow | undefined> {
+  await closeAbandonedRuns(db);
   return db('runs').where({ id: runId }).first();
 }
 
 export async function listRuns(db: Knex, limit = 50): Promise<RunRow[]> {
+  await closeAbandonedRuns(db);
   return db('runs').orderBy('id', 'desc').limit(limit);
+}
+
+const HOST = os.hostname();
+const STARTED_MS = Date.now() - process.uptime() * 1000;
+
+/**
+ * Whether process `pid` of this machine could still be running a run that began at
+ * `since`: it exists, and (where /proc tells) it started before the run did — a pid taken
+ * again by a later process (a restarted container's pid 1) is not the run's.
+ */
+function processAlive(pid: number, since: Date): boolean {
+  if (pid === process.pid) return STARTED_MS <= since.getTime() + 1000;
+  try {
+    process.kill(pid, 0);
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  try {
+    return statSync(`/proc/${pid}`).ctimeMs <= since.getTime() + 1000;
+  } catch {
+    return true;
+  }
+}
+
+/**
+ * Runs left `running` by a process of this machine that is gone (SIGKILL, OOM, power
+ * loss) are marked failed, with the reason. Their counts stay what their committed batches
+ * added. Runs of other machines are left alone: their process cannot be checked from here.
+ */
+export async function closeAbandonedRuns(db: Knex | Knex.Transaction): Promise<number[]> {
+  const rows: { id: number; started_at: Date; pid: string | null }[] = await db('runs')
+    .where({ status: 'running' })
+    .whereRaw(`details->'process'->>'host' = ?`, [HOST])
+    .select('id', 'started_at', db.raw(`details->'process'->>'pid' as pid`));
+  const gone = rows.filter((r) => r.pid !== null && !processAlive(Number(r.pid), new Date(r.started_at)));
+  for (const r of gone) {
+    await db('runs')
+      .where({ id: r.id, status: 'running' })
+      .update({ status: 'failed', finished_at: db.fn.now(), error: `abandoned: process ${r.pid} ended without finishing the run (killed?); its committed batches are kept` });
+  }
+  return gone.map((r) => Number(r.id));
 }

@@ -115,6 +115,9 @@ describe.each(backends)('worker SIGKILLed mid-import, %s queue backend', (backen
     const finished = runs.filter((r) => r.status === 'succeeded');
     expect(finished).toHaveLength(1);
     expect(finished[0]).toMatchObject({ rows: ROWS, conflicts: 0, rejected: 0 });
+    // the killed workers' runs do not stay `running`: the next run marks them abandoned
+    const others = runs.filter((r) => r.status !== 'succeeded');
+    expect(others.map((r) => [r.status, /^abandoned: process \d+ ended/.test(r.error ?? '')])).toEqual(others.map(() => ['failed', true]));
     // each person created exactly once across every run, killed ones included
     expect(runs.reduce((n, r) => n + r.created, 0)).toBe(ROWS);
     expect(await db.knex('member_changes').where({ field: '_created' }).count({ n: '*' }).first()).toEqual({ n: ROWS });
