@@ -92,9 +92,11 @@ export const configSchema = z
         batchSize: z.number().int().min(1).max(50_000).default(2000),
         /** trust rank of CSV files imported without --connection */
         fileTrust: z.number().int().default(0),
+        /** remember rows applied to a member, so that importing them again skips matching and merging */
+        seenRows: z.boolean().default(true),
       })
       .strict()
-      .default({ batchSize: 2000, fileTrust: 0 }),
+      .default({ batchSize: 2000, fileTrust: 0, seenRows: true }),
     dropFolder: z
       .object({
         path: z.string().default('./inbox'),

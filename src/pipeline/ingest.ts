@@ -4,6 +4,7 @@
  * all processes are decided one at a time, so input order holds across them), one query
  * per key kind, one statement per table, the run's counts and the checkpoint.
  */
+import crypto from 'node:crypto';
 import type { Knex } from 'knex';
 import type { Config } from '../config/schema.js';
 import { isRetryable } from '../errors.js';
@@ -14,6 +15,7 @@ import { normalizeRecord } from '../members/normalize.js';
 import { uuidv7 } from '../members/uuid7.js';
 import { keysOf, loadWorkingSet, writeOutcome } from '../store/members-repo.js';
 import { addRunCounts } from '../store/runs-repo.js';
+import { recordSeen, seenMembers } from '../store/seen-repo.js';
 import { emptyCounts, type InputRecord, type NormalizedRecord, type RecordRef, type RunCounts } from '../types.js';
 
 export type InputItem = InputRecord | { rejected: true; ref: RecordRef; reason: string; raw: Record<string, unknown> };
@@ -45,11 +47,51 @@ export function trustResolver(config: Readonly<Config>): (src: string) => number
   return (src) => config.connections[src]?.trust ?? (src.startsWith('file:') ? config.import.fileTrust : 0);
 }
 
-function normalizeItems(items: InputItem[], config: Readonly<Config>): BatchItem[] {
-  return items.map((item): BatchItem => {
+/**
+ * What shapes the decision on a record besides its values and the member it reaches:
+ * normalization, matching and every trust rank. Part of each fingerprint, so that
+ * changing one of them makes every record new again. Bump the version when the rules do.
+ */
+function fingerprintSalt(config: Readonly<Config>): string {
+  const trust = Object.entries(config.connections).map(([name, c]) => [name, c.trust]);
+  return JSON.stringify({ v: 1, normalize: config.normalize, matching: config.matching, fileTrust: config.import.fileTrust, trust });
+}
+
+// crypto.hash (Node 20.12+) hashes a string in one call, about twice as fast as createHash
+const sha256hex: (data: string) => string =
+  typeof (crypto as { hash?: unknown }).hash === 'function'
+    ? (data) => crypto.hash('sha256', data, 'hex')
+    : (data) => crypto.createHash('sha256').update(data).digest('hex');
+
+/** A record's fingerprint: a UUID-shaped digest of the salt and its mapped values. */
+function fingerprint(salt: string, item: InputRecord): string {
+  const x = sha256hex(item.other ? `${salt}${JSON.stringify(item.values)}${JSON.stringify(item.other)}` : `${salt}${JSON.stringify(item.values)}`);
+  return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20, 32)}`;
+}
+
+/**
+ * A batch item ready for applyBatch: decided records are normalized; a record whose
+ * fingerprint was already seen (checked before the batch lock) waits unnormalized, as
+ * it will most likely count as unchanged without being decided.
+ */
+type Prepared = BatchItem | { ok: 'lazy'; input: InputRecord; fp: string };
+
+function normalizeItem(item: InputRecord, config: Readonly<Config>, fp?: string): BatchItem {
+  const r = normalizeRecord(item, { defaultCountry: config.normalize.defaultCountry });
+  if (!r.ok) return { ok: false, ref: item.ref, reason: r.reason, raw: item.raw };
+  return fp === undefined ? r : { ok: true, record: r.record, fp };
+}
+
+async function prepareItems(items: InputItem[], opts: IngestOptions, salt: string | undefined): Promise<Prepared[]> {
+  const fps = salt === undefined ? [] : items.map((item) => ('rejected' in item ? '' : fingerprint(salt, item)));
+  // outside the lock, on another connection, while the previous batch is written: a hint,
+  // checked again under the lock; without it every record is normalized here
+  const seen = salt === undefined ? new Map<string, string>() : await seenMembers(opts.db, fps.filter(Boolean)).catch(() => new Map<string, string>());
+  return items.map((item, i): Prepared => {
     if ('rejected' in item) return { ok: false, ref: item.ref, reason: item.reason, raw: item.raw };
-    const r = normalizeRecord(item, { defaultCountry: config.normalize.defaultCountry });
-    return r.ok ? r : { ok: false, ref: item.ref, reason: r.reason, raw: item.raw };
+    const fp = fps[i] || undefined;
+    if (fp !== undefined && seen.has(fp)) return { ok: 'lazy', input: item, fp };
+    return normalizeItem(item, opts.config, fp);
   });
 }
 
@@ -67,14 +109,32 @@ async function learnRunSources(trx: Knex.Transaction, set: WorkingSet, known: Ma
 
 async function applyBatch(
   trx: Knex.Transaction,
-  items: BatchItem[],
+  prepared: Prepared[],
   batch: InputBatch,
   opts: IngestOptions,
   runSources: Map<number, string>,
 ): Promise<RunCounts> {
   await trx.raw('select pg_advisory_xact_lock(?)', [INGEST_LOCK]);
-  const records = items.filter((i): i is { ok: true; record: NormalizedRecord } => i.ok).map((i) => i.record);
+  const settle = settles(opts);
+  // records an unchanged member already absorbed are not decided again...
+  const lazy = prepared.flatMap((p) => (p.ok === 'lazy' ? [p.fp] : []));
+  const seen = lazy.length > 0 ? await seenMembers(trx, lazy) : new Map<string, string>();
+  let items = prepared.map((p): BatchItem => {
+    if (p.ok !== 'lazy') return p;
+    // seen before the lock but changed since (another process): decided after all
+    return seen.has(p.fp) ? { ok: true, seen: seen.get(p.fp)! } : normalizeItem(p.input, opts.config, p.fp);
+  });
+  const records = items.flatMap((i) => (i.ok && i.record ? [i.record] : []));
   const set = await loadWorkingSet(trx, keysOf(records, opts.connection));
+  // ...unless another record of the batch reaches their member: then order decides. Their
+  // keys are that member's, which is in the set already.
+  if (seen.size > 0) {
+    items = items.map((i, n) => {
+      if (!i.ok || i.seen === undefined || !set.members.has(i.seen)) return i;
+      const p = prepared[n] as { input: InputRecord; fp: string };
+      return normalizeItem(p.input, opts.config, p.fp);
+    });
+  }
   const trustOf = trustResolver(opts.config);
   await learnRunSources(trx, set, runSources);
   const out = decideBatch(items, set, {
@@ -86,8 +146,10 @@ async function applyBatch(
     allowDuplicateEmails: opts.config.matching.allowDuplicateEmails,
     connection: opts.connection,
     newId: () => uuidv7(),
+    settle,
   });
   await writeOutcome(trx, out, opts.runId, opts.source);
+  await recordSeen(trx, out.settled);
   const counts: RunCounts = { rows: items.length, ...out.counts };
   await addRunCounts(trx, opts.runId, counts);
   if (batch.checkpoint) {
@@ -100,6 +162,14 @@ async function applyBatch(
   return counts;
 }
 
+/**
+ * Fingerprints are kept for file imports without a connection while e-mails are unique:
+ * then a record's identity keys, all held by one unchanged member, can reach no one else.
+ */
+function settles(opts: IngestOptions): boolean {
+  return opts.config.import.seenRows && !opts.connection && !opts.config.matching.allowDuplicateEmails;
+}
+
 function add(total: RunCounts, c: RunCounts): void {
   for (const k of Object.keys(total) as (keyof RunCounts)[]) total[k] += c[k];
 }
@@ -108,11 +178,11 @@ function add(total: RunCounts, c: RunCounts): void {
  * One batch ahead: the next batch is read, parsed and normalized while the database
  * writes the current one. At most one batch waits, so memory stays bounded.
  */
-async function* readAhead<T, U>(source: AsyncIterable<T>, prepare: (t: T) => U): AsyncGenerator<[T, U]> {
+async function* readAhead<T, U>(source: AsyncIterable<T>, prepare: (t: T) => Promise<U>): AsyncGenerator<[T, U]> {
   const it = source[Symbol.asyncIterator]();
   const step = async (): Promise<IteratorResult<[T, U], undefined>> => {
     const r = await it.next();
-    return r.done ? { done: true, value: undefined } : { done: false, value: [r.value, prepare(r.value)] };
+    return r.done ? { done: true, value: undefined } : { done: false, value: [r.value, await prepare(r.value)] };
   };
   let next = step();
   try {
@@ -137,7 +207,8 @@ export async function ingest(batches: AsyncIterable<InputBatch>, opts: IngestOpt
   // still see what earlier ones would have created.
   const dryTrx = opts.dryRun ? await opts.db.transaction() : undefined;
   try {
-    for await (const [batch, items] of readAhead(batches, (b) => normalizeItems(b.items, opts.config))) {
+    const salt = settles(opts) ? fingerprintSalt(opts.config) : undefined;
+    for await (const [batch, items] of readAhead(batches, (b) => prepareItems(b.items, opts, salt))) {
       if (batch.items.length === 0) continue;
       let counts: RunCounts | undefined;
       for (let attempt = 1; !counts; attempt++) {

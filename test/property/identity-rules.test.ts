@@ -65,9 +65,9 @@ function write(recs: Rec[]): string {
 }
 
 /** Imports the files in order; returns the summed counts. */
-async function importAll(db: TestDb, files: string[], batchSize: number, allowDuplicateEmails: boolean, connection?: string): Promise<RunCounts> {
+async function importAll(db: TestDb, files: string[], batchSize: number, allowDuplicateEmails: boolean, connection?: string, seenRows = true): Promise<RunCounts> {
   const connections = { crm: { kind: 'vocdoni', baseUrl: 'http://127.0.0.1:1/', options: { organizationAddress: '0x1' } } };
-  const config = loadConfig({ env: {}, overrides: { import: { batchSize }, matching: { allowDuplicateEmails }, connections } });
+  const config = loadConfig({ env: {}, overrides: { import: { batchSize, seenRows }, matching: { allowDuplicateEmails }, connections } });
   const total = emptyCounts();
   for (const f of files) {
     // force: two slices of a sequence may hold the same bytes; both must be applied
@@ -147,6 +147,43 @@ describe.each([
       ),
       { numRuns: runs },
     );
+  });
+});
+
+describe('rows seen before (import.seenRows)', () => {
+  let cached: TestDb;
+  let fresh: TestDb;
+  beforeAll(async () => {
+    [cached, fresh] = await Promise.all([createTestDb(), createTestDb()]);
+  });
+  afterAll(async () => {
+    await cached?.drop();
+    await fresh?.drop();
+  });
+
+  // The second file mixes rows of the first (which the cache may skip) with new ones that
+  // change their members in between: skipping must never change a decision.
+  it('give the same counts and store as deciding every row afresh', { timeout: FULL ? 900_000 : 120_000 }, async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(recordArb, { minLength: 1, maxLength: 16 }),
+        fc.array(fc.oneof(fc.nat(), recordArb), { minLength: 1, maxLength: 20 }),
+        fc.integer({ min: 1, max: 6 }),
+        async (first, picks, batchSize) => {
+          await Promise.all([empty(cached), empty(fresh)]);
+          const again = picks.map((p) => (typeof p === 'number' ? first[p % first.length] : p));
+          const files = [write(first), write(again), write(first)];
+          const a = await importAll(cached, files, batchSize, false, undefined, true);
+          const b = await importAll(fresh, files, batchSize, false, undefined, false);
+          expect(a).toEqual(b);
+          expect(await snapshot(cached)).toEqual(await snapshot(fresh));
+          expect(await fresh.knex('seen_rows').count({ n: '*' }).first()).toEqual({ n: 0 });
+        },
+      ),
+      { numRuns: FULL ? 300 : 40 },
+    );
+    // the cache was used: rows of the last file were skipped
+    expect(Number((await cached.knex('seen_rows').count({ n: '*' }).first())?.n)).toBeGreaterThan(0);
   });
 });
 

@@ -7,12 +7,14 @@ import * as m001 from './001-initial.js';
 import * as m002 from './002-push-payload.js';
 import * as m003 from './003-compact-provenance.js';
 import * as m004 from './004-link-lookup-index.js';
+import * as m005 from './005-seen-rows.js';
 
 const MIGRATIONS: Record<string, Knex.Migration> = {
   '001-initial': m001,
   '002-push-payload': m002,
   '003-compact-provenance': m003,
   '004-link-lookup-index': m004,
+  '005-seen-rows': m005,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {
