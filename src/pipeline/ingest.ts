@@ -9,11 +9,11 @@ import type { Knex } from 'knex';
 import type { Config } from '../config/schema.js';
 import { isRetryable } from '../errors.js';
 import type { Logger } from '../log.js';
-import { decideBatch, type BatchItem } from '../members/decide-batch.js';
+import { decideBatch, type BatchItem, type BatchOutcome } from '../members/decide-batch.js';
 import type { WorkingSet } from '../members/working-set.js';
 import { normalizeRecord } from '../members/normalize.js';
 import { uuidv7 } from '../members/uuid7.js';
-import { keysOf, loadWorkingSet, writeOutcome } from '../store/members-repo.js';
+import { keysOf, loadWorkingSet, takeIngestLock, writeOutcome } from '../store/members-repo.js';
 import { addRunCounts } from '../store/runs-repo.js';
 import { recordSeen, seenMembers } from '../store/seen-repo.js';
 import { emptyCounts, type InputRecord, type NormalizedRecord, type RecordRef, type RunCounts } from '../types.js';
@@ -40,8 +40,6 @@ export interface IngestOptions {
   dryRun?: boolean;
   onBatch?(counts: RunCounts, batch: InputBatch): void;
 }
-
-const INGEST_LOCK = 727002;
 
 export function trustResolver(config: Readonly<Config>): (src: string) => number {
   return (src) => config.connections[src]?.trust ?? (src.startsWith('file:') ? config.import.fileTrust : 0);
@@ -96,7 +94,7 @@ async function prepareItems(items: InputItem[], opts: IngestOptions, salt: strin
 }
 
 /** Sources of the runs that set the fields of a batch's members, for the trust rule. */
-async function learnRunSources(trx: Knex.Transaction, set: WorkingSet, known: Map<number, string>): Promise<void> {
+async function learnRunSources(trx: Knex | Knex.Transaction, set: WorkingSet, known: Map<number, string>): Promise<void> {
   const want = new Set<number>();
   for (const m of set.members.values()) {
     if (m.created_run_id !== null && !known.has(m.created_run_id)) want.add(m.created_run_id);
@@ -107,25 +105,32 @@ async function learnRunSources(trx: Knex.Transaction, set: WorkingSet, known: Ma
   for (const r of rows) known.set(Number(r.id), r.source ?? '');
 }
 
-async function applyBatch(
-  trx: Knex.Transaction,
-  prepared: Prepared[],
-  batch: InputBatch,
-  opts: IngestOptions,
-  runSources: Map<number, string>,
-): Promise<RunCounts> {
-  await trx.raw('select pg_advisory_xact_lock(?)', [INGEST_LOCK]);
+/** A batch decided: what it counts and writes, and the working set it leaves. */
+interface Decided {
+  items: BatchItem[];
+  set: WorkingSet;
+  out: BatchOutcome;
+}
+
+/**
+ * Decide a batch. Under the members lock, in the batch's transaction (`db` = trx); or
+ * ahead of time, on another connection, as if `after` (the batch being written) had
+ * committed: its working set overlays what the store says.
+ */
+async function decideIn(db: Knex | Knex.Transaction, prepared: Prepared[], opts: IngestOptions, runSources: Map<number, string>, after?: Decided): Promise<Decided> {
   const settle = settles(opts);
   // records an unchanged member already absorbed are not decided again...
   const lazy = prepared.flatMap((p) => (p.ok === 'lazy' ? [p.fp] : []));
-  const seen = lazy.length > 0 ? await seenMembers(trx, lazy) : new Map<string, string>();
+  const seen = lazy.length > 0 ? await seenMembers(db, lazy) : new Map<string, string>();
+  // (a member the batch before changed has forgotten its rows)
+  if (after) for (const [fp, id] of seen) if (after.out.updated.has(id)) seen.delete(fp);
   let items = prepared.map((p): BatchItem => {
     if (p.ok !== 'lazy') return p;
-    // seen before the lock but changed since (another process): decided after all
+    // seen before the lock but changed since: decided after all
     return seen.has(p.fp) ? { ok: true, seen: seen.get(p.fp)! } : normalizeItem(p.input, opts.config, p.fp);
   });
   const records = items.flatMap((i) => (i.ok && i.record ? [i.record] : []));
-  const set = await loadWorkingSet(trx, keysOf(records, opts.connection));
+  const set = await loadWorkingSet(db, keysOf(records, opts.connection), after?.set);
   // ...unless another record of the batch reaches their member: then order decides. Their
   // keys are that member's, which is in the set already.
   if (seen.size > 0) {
@@ -136,7 +141,7 @@ async function applyBatch(
     });
   }
   const trustOf = trustResolver(opts.config);
-  await learnRunSources(trx, set, runSources);
+  await learnRunSources(db, set, runSources);
   const out = decideBatch(items, set, {
     source: opts.source,
     sourceTrust: trustOf(opts.source),
@@ -148,9 +153,14 @@ async function applyBatch(
     newId: () => uuidv7(),
     settle,
   });
-  await writeOutcome(trx, out, opts.runId, opts.source);
-  await recordSeen(trx, out.settled);
-  const counts: RunCounts = { rows: items.length, ...out.counts };
+  return { items, set, out };
+}
+
+/** Write a decided batch, its counts and its checkpoint. Call inside its transaction. */
+async function writeDecided(trx: Knex.Transaction, d: Decided, batch: InputBatch, opts: IngestOptions): Promise<RunCounts> {
+  await writeOutcome(trx, d.out, opts.runId, opts.source);
+  await recordSeen(trx, d.out.settled);
+  const counts: RunCounts = { rows: d.items.length, ...d.out.counts };
   await addRunCounts(trx, opts.runId, counts);
   if (batch.checkpoint) {
     await trx.raw(
@@ -203,30 +213,86 @@ async function* readAhead<T, U>(source: AsyncIterable<T>, prepare: (t: T) => Pro
 export async function ingest(batches: AsyncIterable<InputBatch>, opts: IngestOptions): Promise<RunCounts> {
   const total = emptyCounts();
   const runSources = new Map<number, string>([[opts.runId, opts.source]]);
-  // A dry run decides everything in one transaction that is rolled back: later batches
-  // still see what earlier ones would have created.
-  const dryTrx = opts.dryRun ? await opts.db.transaction() : undefined;
+  const salt = settles(opts) ? fingerprintSalt(opts.config) : undefined;
+  if (opts.dryRun) {
+    // A dry run decides everything in one transaction that is rolled back: later batches
+    // still see what earlier ones would have created.
+    const dryTrx = await opts.db.transaction();
+    try {
+      for await (const [batch, items] of readAhead(batches, (b) => prepareItems(b.items, opts, salt))) {
+        if (batch.items.length === 0) continue;
+        const counts = await writeDecided(dryTrx, await decideIn(dryTrx, items, opts, runSources), batch, opts);
+        add(total, counts);
+        opts.onBatch?.(total, batch);
+      }
+    } finally {
+      await dryTrx.rollback().catch(() => undefined);
+    }
+    return total;
+  }
+  // While the database writes batch N, batch N+1 is decided on another connection as if N
+  // had committed. Under N+1's lock that decision is used if no one else held the lock since
+  // N (the lock's generation is N's + 1); otherwise N+1 is decided again.
+  type Ahead = { epoch: number; decided: Decided };
+  let ahead: Ahead | undefined;
+  const decidedAhead = { used: 0, redone: 0 };
+  // one batch read and prepared ahead, as readAhead does
+  const it = batches[Symbol.asyncIterator]();
+  const read = async (): Promise<[InputBatch, Prepared[]] | undefined> => {
+    const r = await it.next();
+    return r.done ? undefined : [r.value, await prepareItems(r.value.items, opts, salt)];
+  };
+  let next = read();
   try {
-    const salt = settles(opts) ? fingerprintSalt(opts.config) : undefined;
-    for await (const [batch, items] of readAhead(batches, (b) => prepareItems(b.items, opts, salt))) {
-      if (batch.items.length === 0) continue;
+    for (;;) {
+      const cur = await next;
+      if (!cur) break;
+      const [batch, prepared] = cur;
+      const upcoming = read();
+      upcoming.catch(() => undefined);
+      if (batch.items.length === 0) {
+        next = upcoming;
+        continue;
+      }
       let counts: RunCounts | undefined;
       for (let attempt = 1; !counts; attempt++) {
+        const trx = await opts.db.transaction();
+        let writing: Promise<RunCounts> | undefined;
         try {
-          counts = dryTrx
-            ? await applyBatch(dryTrx, items, batch, opts, runSources)
-            : await opts.db.transaction((trx) => applyBatch(trx, items, batch, opts, runSources));
+          const epoch = await takeIngestLock(trx);
+          const useAhead = ahead !== undefined && ahead.epoch === epoch - 1;
+          if (ahead) decidedAhead[useAhead ? 'used' : 'redone']++;
+          const decided = useAhead ? ahead!.decided : await decideIn(trx, prepared, opts, runSources);
+          ahead = undefined;
+          writing = writeDecided(trx, decided, batch, opts).then(async (c) => {
+            await trx.commit();
+            return c;
+          });
+          writing.catch(() => undefined);
+          // a failure to read or to decide ahead surfaces (or is redone) after this batch
+          const nx = await upcoming.catch(() => undefined);
+          if (nx && nx[0].items.length > 0) {
+            ahead = await decideIn(opts.db, nx[1], opts, runSources, decided)
+              .then((d) => ({ epoch, decided: d }))
+              .catch(() => undefined);
+          }
+          counts = await writing;
         } catch (err) {
-          if (dryTrx || attempt >= 4 || !isRetryable(err)) throw err;
+          ahead = undefined;
+          if (writing) await writing.catch(() => undefined);
+          await trx.rollback().catch(() => undefined);
+          if (attempt >= 4 || !isRetryable(err)) throw err;
           opts.log.warn({ attempt, err }, 'batch failed with a transient database error; retrying');
           await new Promise((r) => setTimeout(r, 200 * 2 ** attempt));
         }
       }
       add(total, counts);
       opts.onBatch?.(total, batch);
+      next = upcoming;
     }
   } finally {
-    if (dryTrx) await dryTrx.rollback().catch(() => undefined);
+    await it.return?.();
   }
+  opts.log.debug({ decidedAhead }, 'batches decided while the one before was written');
   return total;
 }

@@ -10,13 +10,12 @@
 import type { Knex } from 'knex';
 import { describeError, InputError } from '../errors.js';
 import type { Logger } from '../log.js';
+import { takeIngestLock } from '../store/members-repo.js';
 import { iterateChangedMemberIds, keyHolders, loadRevertFacts, pairKey, provenanceBefore, writeRevert } from '../store/revert-repo.js';
 import { addRunCounts, createRun, finishRun, getRun } from '../store/runs-repo.js';
 import type { Member } from '../types.js';
 import { planRevertBatch, type RevertItem } from './revert-plan.js';
 
-/** The advisory lock ingest.ts takes for each batch. */
-const INGEST_LOCK = 727002;
 const KEYS = ['cons_id', 'member_id', 'email'] as const;
 
 export interface RevertOptions {
@@ -50,7 +49,7 @@ interface BatchCtx {
 
 async function revertBatch(db: Knex | Knex.Transaction, ids: string[], c: BatchCtx): Promise<RevertItem[]> {
   const { runIds, runId, target, dry } = c;
-  if (!dry) await db.raw('select pg_advisory_xact_lock(?)', [INGEST_LOCK]);
+  if (!dry) await takeIngestLock(db);
   const facts = await loadRevertFacts(db, runIds, ids);
   const plan = planRevertBatch(ids, facts);
   // a key restored onto a value another member holds now would break its unique index

@@ -5,7 +5,7 @@
 import type { Knex } from 'knex';
 import type { BatchOutcome } from '../members/decide-batch.js';
 import { WorkingSet } from '../members/working-set.js';
-import type { NormalizedRecord, RecordRef } from '../types.js';
+import type { Member, NormalizedRecord, RecordRef } from '../types.js';
 import { asJson, copyRows } from './copy.js';
 import { MEMBER_COLUMNS, memberToRow, rowToMember } from './member-rows.js';
 
@@ -33,9 +33,14 @@ export function keysOf(records: NormalizedRecord[], connection?: string): BatchK
 
 const COLS = MEMBER_COLUMNS.map((c) => `m.${c === 'groups' ? '"groups"' : c}`).join(', ');
 
-export async function loadWorkingSet(db: Knex | Knex.Transaction, keys: BatchKeys): Promise<WorkingSet> {
+/**
+ * The members a batch's keys reach. With `overlay` (the working set of the batch before,
+ * written but maybe not committed): its version of a member replaces the stored one, and
+ * its members reached by the keys are added, so the set is as if that batch had committed.
+ */
+export async function loadWorkingSet(db: Knex | Knex.Transaction, keys: BatchKeys, overlay?: WorkingSet): Promise<WorkingSet> {
   const set = new WorkingSet();
-  const add = (rows: Record<string, unknown>[]) => rows.forEach((r) => set.add(rowToMember(r)));
+  const add = (rows: Record<string, unknown>[]) => rows.forEach((r) => set.add(overlay?.members.get(r.id as string) ?? rowToMember(r)));
   if (keys.connection && keys.externalIds.length > 0) {
     const { rows } = await db.raw(
       `select ${COLS}, l.external_id as _ext from member_links l join members m on m.id = l.member_id
@@ -53,7 +58,36 @@ export async function loadWorkingSet(db: Knex | Knex.Transaction, keys: BatchKey
   await byKey('cons_id', keys.consIds);
   await byKey('member_id', keys.memberIds);
   await byKey('email', keys.emails);
+  if (overlay) {
+    const addOverlay = (m: Member | undefined) => m && set.add(m);
+    if (keys.connection) {
+      for (const ext of keys.externalIds) {
+        const m = overlay.byLink(keys.connection, ext);
+        if (m) {
+          set.add(m);
+          set.addLink(keys.connection, ext, m.id);
+        }
+      }
+    }
+    for (const k of keys.consIds) addOverlay(overlay.byConsId(k));
+    for (const k of keys.memberIds) addOverlay(overlay.byMemberId(k));
+    for (const k of keys.emails) overlay.byEmail(k).forEach(addOverlay);
+  }
   return set;
+}
+
+/** The lock every writer of members takes for each transaction (ingest, revert). */
+export const INGEST_LOCK = 727002;
+
+/**
+ * Take the members lock for this transaction; returns the lock's generation: each holder
+ * draws the next number, so a process that drew n and draws n + 1 next knows no one else
+ * held the lock (and wrote members) in between.
+ */
+export async function takeIngestLock(trx: Knex | Knex.Transaction): Promise<number> {
+  await trx.raw('select pg_advisory_xact_lock(?)', [INGEST_LOCK]);
+  const { rows } = await trx.raw(`select nextval('ingest_epoch') as n`);
+  return Number(rows[0].n);
 }
 
 export function refText(ref: RecordRef): string | null {

@@ -1,6 +1,8 @@
 import type { Knex } from 'knex';
 
 /**
+ * The sequence `ingest_epoch` counts holders of the members lock (see takeIngestLock).
+ *
  * Rows already applied, so that importing them again costs a lookup instead of a match
  * and merge (see src/store/seen-repo.ts). A cache: unlogged (no WAL; emptied by crash
  * recovery, which only makes the next re-import take the full path), and it holds only
@@ -27,9 +29,12 @@ export async function up(knex: Knex): Promise<void> {
       RETURN NULL;
     END $$`);
   await knex.raw('CREATE TRIGGER members_forget_seen_trunc AFTER TRUNCATE ON members FOR EACH STATEMENT EXECUTE FUNCTION members_forget_all_seen()');
+  // the members lock's generation (members-repo.ts takeIngestLock)
+  await knex.raw('CREATE SEQUENCE ingest_epoch');
 }
 
 export async function down(knex: Knex): Promise<void> {
+  await knex.raw('DROP SEQUENCE IF EXISTS ingest_epoch');
   await knex.raw('DROP TRIGGER IF EXISTS members_forget_seen_upd ON members');
   await knex.raw('DROP TRIGGER IF EXISTS members_forget_seen_del ON members');
   await knex.raw('DROP TRIGGER IF EXISTS members_forget_seen_trunc ON members');
