@@ -4,6 +4,7 @@
  * so a record whose fingerprint is here would change nothing if it were decided again.
  */
 import type { Knex } from 'knex';
+import { copyRows } from './copy.js';
 
 /** The entries among `fps`: fingerprint -> member id. */
 export async function seenMembers(db: Knex | Knex.Transaction, fps: string[]): Promise<Map<string, string>> {
@@ -17,12 +18,8 @@ export async function seenMembers(db: Knex | Knex.Transaction, fps: string[]): P
 /** Record what a batch settled. Call inside the batch's transaction, after its members are written. */
 export async function recordSeen(trx: Knex.Transaction, settled: { fp: string; memberId: string }[]): Promise<void> {
   if (settled.length === 0) return;
-  // one statement may not touch a key twice: the last record of a fingerprint wins
+  // a fingerprint twice in a batch (the same row twice) names the same member: written once
   const byFp = new Map<string, string>();
   for (const s of settled) byFp.set(s.fp, s.memberId);
-  await trx.raw(
-    `insert into seen_rows (fp, member_id) select * from unnest(?::uuid[], ?::uuid[])
-     on conflict (fp) do update set member_id = excluded.member_id`,
-    [[...byFp.keys()], [...byFp.values()]],
-  );
+  await copyRows(trx, 'seen_rows', ['fp', 'member_id'], [...byFp].map(([fp, id]) => [fp, id]));
 }

@@ -10,7 +10,9 @@ import type { Knex } from 'knex';
  * rows out, in the same statement (a TRUNCATE of members empties it).
  */
 export async function up(knex: Knex): Promise<void> {
-  await knex.raw('CREATE UNLOGGED TABLE seen_rows (fp uuid PRIMARY KEY, member_id uuid NOT NULL)');
+  // no unique key: written with COPY; a fingerprint written twice names the same member
+  await knex.raw('CREATE UNLOGGED TABLE seen_rows (fp uuid NOT NULL, member_id uuid NOT NULL)');
+  await knex.raw('CREATE INDEX seen_rows_fp_idx ON seen_rows (fp)');
   await knex.raw('CREATE INDEX seen_rows_member_idx ON seen_rows (member_id)');
   await knex.raw(`
     CREATE FUNCTION members_forget_seen() RETURNS trigger LANGUAGE plpgsql AS $$
