@@ -1,6 +1,6 @@
 /**
- * Pull one connection: its pages -> ingest, committing the cursor with each page, so an
- * interrupted pull resumes after the last committed page.
+ * Pull one connection: its pages -> ingest, committing the cursor with each batch of
+ * pages, so an interrupted pull resumes after the last committed page.
  */
 import type { Knex } from 'knex';
 import type { Config } from '../config/schema.js';
@@ -21,7 +21,57 @@ export interface PullOptions {
   dryRun?: boolean;
   parentRunId?: number;
   signal?: AbortSignal;
+  /** after each committed batch of pages */
   onPage?(counts: RunCounts): void;
+}
+
+/** How long a batch waits for more pages before it is written. */
+const BATCH_WAIT_MS = 500;
+
+/**
+ * Pages joined into batches of at least `max` records, or fewer once the batch's first
+ * page has waited `waitMs`: a fast source is written in few transactions, a slow one
+ * still commits its progress often. A batch's checkpoint is its last page's.
+ */
+export async function* joinPages(pages: AsyncIterable<InputBatch>, max: number, waitMs = BATCH_WAIT_MS): AsyncGenerator<InputBatch> {
+  const it = pages[Symbol.asyncIterator]();
+  let pending: Promise<IteratorResult<InputBatch>> | undefined;
+  let batch: InputBatch | undefined;
+  let since = 0;
+  try {
+    for (;;) {
+      pending ??= it.next();
+      let r: IteratorResult<InputBatch> | 'late';
+      if (batch) {
+        let timer: NodeJS.Timeout | undefined;
+        const late = new Promise<'late'>((res) => (timer = setTimeout(() => res('late'), Math.max(0, waitMs - (Date.now() - since)))));
+        r = await Promise.race([pending, late]).finally(() => clearTimeout(timer));
+      } else {
+        r = await pending;
+      }
+      if (r === 'late') {
+        yield batch!;
+        batch = undefined;
+        continue;
+      }
+      pending = undefined;
+      if (r.done) break;
+      if (batch) {
+        batch.items.push(...r.value.items);
+        batch.checkpoint = r.value.checkpoint;
+      } else {
+        batch = { items: [...r.value.items], checkpoint: r.value.checkpoint };
+        since = Date.now();
+      }
+      if (batch.items.length >= max) {
+        yield batch;
+        batch = undefined;
+      }
+    }
+    if (batch) yield batch;
+  } finally {
+    await it.return?.();
+  }
 }
 
 export interface PullSummary extends RunCounts {
@@ -69,7 +119,7 @@ export async function pullConnection(name: string, opts: PullOptions): Promise<P
     }
   }
   try {
-    const counts = await ingest(batches(), {
+    const counts = await ingest(joinPages(batches(), opts.config.import.batchSize), {
       db: opts.db,
       config: opts.config,
       log,

@@ -21,7 +21,8 @@ beforeAll(async () => {
   // small pages so that a pull has several checkpoints
   connections['vocdoni-sandbox'].options.pageSize = 10;
   connections['community-sandbox'].options.pageSize = 10;
-  config = loadConfig({ env: { ...process.env, ...sb.env }, overrides: { connections } });
+  // batches of 10 records: the sandbox's pages are committed one by one
+  config = loadConfig({ env: { ...process.env, ...sb.env }, overrides: { connections, import: { batchSize: 10 } } });
 });
 afterAll(async () => {
   await Promise.all(dbs.map((d) => d.drop()));
