@@ -1,19 +1,18 @@
 /**
- * The HTTP client a connector gets for one connection: a got 14 instance with keep-alive
- * agents and a timeout, behind a rate limiter and one retry loop. got's own retry is off
- * so that `decideRetry` is the only place a retry is decided.
+ * The HTTP client a connector gets for one connection: keep-alive agents and a timeout
+ * per attempt (transport.ts), behind a rate limiter and one retry loop, so that
+ * `decideRetry` is the only place a retry is decided.
  */
-import http from 'node:http';
-import https from 'node:https';
-import { got, type Got, type Method } from 'got';
 import type { ConnectionConfig } from '../config/schema.js';
 import { UpstreamError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { RateLimiter, sleep, type RateLimit } from './rate-limiter.js';
 import { DEFAULT_RETRY_POLICY, decideRetry, type RetryPolicy } from './retry.js';
+import { createAgents, exchange } from './transport.js';
 import { upstreamFromNetwork, upstreamFromResponse, type ErrorDecoder, type RawResponse } from './upstream.js';
 
 type ParamValue = string | number | boolean | undefined | null;
+export type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'HEAD' | 'OPTIONS';
 export type Params = Record<string, ParamValue | readonly (string | number)[]>;
 
 /** What an `authorize` hook sees: the exact request about to be sent, one attempt. */
@@ -80,6 +79,8 @@ export interface HttpClient {
   readonly requests: number;
   /** limiter introspection, for tests */
   readonly limiter: RateLimiter;
+  /** the retry policy of this client's calls (for `retryUnlessApplied`) */
+  readonly retryPolicy: Readonly<RetryPolicy>;
   /** one call with retries; resolves with a success, rejects with an UpstreamError */
   request<T = unknown>(opts: HttpRequestOptions): Promise<HttpResponse<T>>;
   /** the absolute URL for a path (no query), e.g. for signing elsewhere */
@@ -115,17 +116,9 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
   const limiter = new RateLimiter(limit);
   const policy: RetryPolicy = { ...DEFAULT_RETRY_POLICY, ...options.retry };
   const random = options.random ?? Math.random;
-  const agentOptions = { keepAlive: true, maxSockets: Math.max(1, limit.concurrency) };
-  const agents = { http: new http.Agent(agentOptions), https: new https.Agent(agentOptions) };
-  const instance: Got = got.extend({
-    timeout: { request: options.timeoutMs ?? 30_000 },
-    retry: { limit: 0 },
-    throwHttpErrors: false,
-    followRedirect: false,
-    agent: agents,
-    responseType: 'text',
-    headers: { 'user-agent': 'member-sync', ...options.headers },
-  });
+  const agents = createAgents(Math.max(1, limit.concurrency));
+  const timeoutMs = options.timeoutMs ?? 30_000;
+  const baseHeaders: Record<string, string> = { 'user-agent': 'member-sync', ...options.headers };
   let requests = 0;
 
   const url = (path: string): string => `${base}/${path.replace(/^\/+/, '')}`;
@@ -133,13 +126,12 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
   async function attempt(opts: HttpRequestOptions, signal?: AbortSignal): Promise<RawResponse> {
     const method = (opts.method ?? 'GET').toUpperCase() as Method;
     const target = new URL(url(opts.path));
-    for (const [k, v] of flatten(opts.searchParams)) target.searchParams.append(k, v);
-    const headers: Record<string, string> = { ...opts.headers };
+    if (opts.searchParams) for (const [k, v] of flatten(opts.searchParams)) target.searchParams.append(k, v);
+    const headers: Record<string, string> = { ...baseHeaders, ...opts.headers };
     let body: string | undefined = opts.body;
-    let form: Record<string, string> | undefined;
+    let pairs: Array<[string, string]> | undefined;
     if (opts.form) {
-      const pairs = flatten(opts.form);
-      form = Object.fromEntries(pairs);
+      pairs = flatten(opts.form);
       body = new URLSearchParams(pairs).toString();
       headers['content-type'] = 'application/x-www-form-urlencoded';
     } else if (opts.json !== undefined) {
@@ -147,12 +139,13 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
       headers['content-type'] = 'application/json';
     }
     if (options.authorize) {
+      const form = pairs ? Object.fromEntries(pairs) : undefined;
       Object.assign(headers, await options.authorize({ method, url: target.toString(), form, headers: { ...headers } }));
     }
     requests++;
     if (opts.counter) opts.counter.requests++;
-    const res = await instance(target, { method, headers, body, signal });
-    return { status: res.statusCode, headers: res.headers, text: res.body, json: parseJson(res.body) };
+    const res = await exchange({ method, url: target, headers, body, timeoutMs, signal }, agents);
+    return { status: res.status, headers: res.headers, text: res.text, json: parseJson(res.text) };
   }
 
   async function request<T>(opts: HttpRequestOptions): Promise<HttpResponse<T>> {
@@ -191,6 +184,7 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
       return requests;
     },
     limiter,
+    retryPolicy: policy,
     request,
     url,
     close() {

@@ -19,6 +19,10 @@
  *     to `maxAttempts` (default 4 in total); Retry-After (seconds or HTTP-date) wins over
  *     backoff; a Retry-After above `maxRetryAfterMs` is returned to the caller instead.
  *     Other 4xx never retry. `retry: { maxAttempts: 1 }` on a call turns retries off.
+ *   - a create the remote does not dedupe: `retryUnlessApplied({ send, applied, policy:
+ *     client.retryPolicy })` (retry.ts) sends it once per attempt and, before sending it
+ *     again after a timeout, reset or 5xx, asks `applied()` whether the lost attempt took
+ *     effect (a lookup); what that finds is the result.
  *   - counting: `client.requests` is every attempt this client sent; pass
  *     `counter: { requests: 0 }` to count the attempts of one unit of work (a push).
  *   - errors: `decodeError(raw)` sees EVERY response, 2xx included (IKANOW's
