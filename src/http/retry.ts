@@ -5,6 +5,7 @@
  * the queue and the HTTP layer can never disagree.
  */
 import { UpstreamError, isRetryable } from '../errors.js';
+import { sleep } from './rate-limiter.js';
 
 export interface RetryPolicy {
   /** attempts in total, the first one included @defaultValue 4 */
@@ -81,4 +82,34 @@ export function decideRetry(
     return { retry: true, delayMs: retryAfterMs };
   }
   return { retry: true, delayMs: backoffDelay(attempt, policy, random) };
+}
+
+/**
+ * A call that must not be sent twice blindly (a create the remote does not dedupe):
+ * `send` makes one attempt (its request carries `retry: { maxAttempts: 1 }`); after a
+ * failure `decideRetry` accepts, and before sending again, `applied` asks the remote
+ * whether the failed attempt took effect anyway (a timeout or a reset after the remote
+ * acted, a 5xx after a partial write). What `applied` finds is the result; only when it
+ * finds nothing is the call sent again. A 429 was refused before anything happened: no
+ * need to look.
+ */
+export async function retryUnlessApplied<T>(opts: {
+  send(): Promise<T>;
+  applied(): Promise<T | undefined>;
+  policy?: RetryPolicy;
+  signal?: AbortSignal;
+  random?: () => number;
+}): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await opts.send();
+    } catch (err) {
+      const decision = decideRetry(err, attempt, opts.policy, opts.random);
+      if (!decision.retry) throw err;
+      await sleep(decision.delayMs, opts.signal);
+      if (err instanceof UpstreamError && err.kind === 'rate_limited') continue;
+      const found = await opts.applied();
+      if (found !== undefined) return found;
+    }
+  }
 }

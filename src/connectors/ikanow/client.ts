@@ -8,7 +8,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { ConfigError, UpstreamError, type UpstreamKind } from '../../errors.js';
-import { clientForConnection, type DecodedError, type HttpClient, type HttpResponse, type RawResponse, type RequestCounter } from '../../http/index.js';
+import { clientForConnection, type DecodedError, type HttpClient, type HttpResponse, type RawResponse, type RequestCounter, type RetryPolicy } from '../../http/index.js';
 import { registerSecret } from '../../log.js';
 import type { ConnectorContext } from '../types.js';
 import { type IkanowEnvelope, type IkanowPerson, type IkanowSetup } from './types.js';
@@ -69,6 +69,8 @@ export function ikanowAuth(ctx: ConnectorContext): Auth {
 interface CallOptions {
   counter?: RequestCounter;
   signal?: AbortSignal;
+  /** per-call override of the HTTP retries, e.g. `{ maxAttempts: 1 }` for a register */
+  retry?: Partial<RetryPolicy>;
 }
 
 export interface IkanowApi {
@@ -124,7 +126,7 @@ export function ikanowApi(ctx: ConnectorContext): IkanowApi {
     for (let relogin = 0; ; relogin++) {
       const headers: Record<string, string> = auth.mode === 'apiKey' ? { inf_token: auth.apiKey } : { cookie: `infinitecookie=${await cookie(opts)}` };
       try {
-        const res = await http.request({ method, path, headers, json: opts.json, searchParams: opts.searchParams, counter: opts.counter, signal: opts.signal ?? ctx.signal });
+        const res = await http.request({ method, path, headers, json: opts.json, searchParams: opts.searchParams, counter: opts.counter, signal: opts.signal ?? ctx.signal, retry: opts.retry });
         const env = envelopeOf(res.json);
         if (!env) throw new UpstreamError({ connection: ctx.name, kind: 'other', status: res.status, message: `${path}: response is not an IKANOW envelope` });
         return env as IkanowEnvelope<T>;

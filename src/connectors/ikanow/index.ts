@@ -21,11 +21,16 @@
  * `social/person/update` with that person's WPUserID and, when the e-mail changes, the
  * old e-mail as `auth.username`; a person not found is `register`ed with a random
  * password hash (createMissing). remoteId = `_id`. Two requests per member.
+ * register is not idempotent, so it is never re-sent blindly: after a timeout, reset or
+ * 5xx the person is looked up by e-mail first (the lost attempt may have registered
+ * them), and a "User already exists" answer is followed by that lookup and an update.
  */
 import { z } from 'zod';
+import { UpstreamError } from '../../errors.js';
+import { retryUnlessApplied } from '../../http/index.js';
 import type { Member } from '../../types.js';
 import type { Connector, ConnectorContext, PullOptions, PullPage, PushItem, PushResult } from '../types.js';
-import { ikanowApi, randomPasswordHash } from './client.js';
+import { ikanowApi, randomPasswordHash, type IkanowApi } from './client.js';
 import { memberToSetupUser, personToInput } from './mapping.js';
 import type { IkanowPerson, IkanowSetupUser } from './types.js';
 
@@ -65,27 +70,60 @@ function toRemote(member: Member): Record<string, unknown> | { skip: string } {
   return { user };
 }
 
+/** Options parsed once per connection config, not once per member. */
+const parsedOptions = new WeakMap<object, IkanowOptions>();
+function optionsOf(ctx: ConnectorContext): IkanowOptions {
+  let options = parsedOptions.get(ctx.config);
+  if (!options) parsedOptions.set(ctx.config, (options = ikanowOptionsSchema.parse(ctx.config.options)));
+  return options;
+}
+
+/** One API object per push context (so per push), not one per member. */
+const apis = new WeakMap<ConnectorContext, IkanowApi>();
+function apiOf(ctx: ConnectorContext): IkanowApi {
+  let api = apis.get(ctx);
+  if (!api) apis.set(ctx, (api = ikanowApi(ctx)));
+  return api;
+}
+
 async function push(ctx: ConnectorContext, item: PushItem): Promise<PushResult> {
   const counter = { requests: 0 };
   try {
-    const { createMissing } = ikanowOptionsSchema.parse(ctx.config.options);
-    const api = ikanowApi(ctx);
+    const { createMissing } = optionsOf(ctx);
+    const api = apiOf(ctx);
     const user = ((item.payload as { user?: IkanowSetupUser }).user ?? {}) as IkanowSetupUser;
     const email = user.email?.[0];
-    let found = item.remoteId ? await api.get(item.remoteId, { counter }) : undefined;
-    if (!found && email) found = await api.get(email, { counter });
-    if (found) {
-      const oldEmail = found.email;
+    const byEmail = async (): Promise<IkanowPerson | undefined> => (email ? api.get(email, { counter }) : undefined);
+    const updateFound = async (found: IkanowPerson): Promise<PushResult> => {
       const setup = {
         user: { ...user, ...(found.WPUserID ? { WPUserID: found.WPUserID } : {}) },
         // without a WPUserID, IKANOW looks up by auth.username: the e-mail it has now
-        auth: oldEmail ? { username: oldEmail } : {},
+        auth: found.email ? { username: found.email } : {},
       };
       await api.update(setup, { counter });
       return { success: true, action: 'updated', remoteId: found._id, requests: counter.requests };
-    }
+    };
+
+    const found = (item.remoteId ? await api.get(item.remoteId, { counter }) : undefined) ?? (await byEmail());
+    if (found) return await updateFound(found);
     if (!createMissing) return { success: true, action: 'skipped', reason: 'not in IKANOW and createMissing is off', requests: counter.requests };
-    const created = await api.register({ user, auth: { password: randomPasswordHash(), accountType: 'user', accountStatus: 'ACTIVE' } }, { counter });
+    const setup = { user, auth: { password: randomPasswordHash(), accountType: 'user', accountStatus: 'ACTIVE' as const } };
+    let created: IkanowPerson | undefined;
+    try {
+      // register is not idempotent: after a lost answer, find the person before registering again
+      created = await retryUnlessApplied({
+        send: () => api.register(setup, { counter, retry: { maxAttempts: 1 } }),
+        applied: byEmail,
+        policy: api.http.retryPolicy,
+        signal: ctx.signal,
+      });
+    } catch (err) {
+      // "User already exists": registered meanwhile (an answer we lost, or someone else): update that person
+      if (!(err instanceof UpstreamError && err.kind === 'duplicate')) throw err;
+      const existing = await byEmail();
+      if (!existing) throw err;
+      return await updateFound(existing);
+    }
     return { success: true, action: 'created', remoteId: created?._id, requests: counter.requests };
   } catch (err) {
     return { success: false, error: err instanceof Error ? err : new Error(String(err)), requests: counter.requests };
