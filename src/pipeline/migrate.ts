@@ -67,7 +67,8 @@ async function runSteps(db: Knex, opts: MigrateOptions, parentRunId: number | un
   const pushes: PushSummary[] = [];
   for (const target of opts.to) {
     if (opts.signal?.aborted || opts.stop?.aborted) break;
-    const s = await pushConnection(target, { ...common, dryRun: dryPush, signal: opts.signal, stop: opts.stop, onPlan: (e) => opts.onPlan?.(target, e) });
+    const onPlan = opts.onPlan && ((e: PlanEntry) => opts.onPlan?.(target, e));
+    const s = await pushConnection(target, { ...common, dryRun: dryPush, signal: opts.signal, stop: opts.stop, onPlan });
     pushes.push(s);
     if (s.stopped) break;
   }
@@ -93,8 +94,8 @@ export async function migrate(opts: MigrateOptions): Promise<MigrateSummary> {
     const out = await runSteps(opts.db, { ...opts, log }, runId, false);
     const { rows, created, updated, unchanged, conflicts, rejected } = out.source;
     await addRunCounts(opts.db, runId, { rows, created, updated, unchanged, conflicts, rejected });
-    const stopped = out.pushes.find((p) => p.stopped);
-    const incomplete = stopped ? `push to ${stopped.connection} stopped: ${stopped.stopped}` : out.pushes.length < opts.to.length ? 'interrupted' : undefined;
+    const failed = out.pushes.find((p) => p.error);
+    const incomplete = failed ? `push to ${failed.connection} failed: ${failed.error}` : out.pushes.length < opts.to.length ? 'interrupted' : undefined;
     const details = { source_run_id: out.source.run_id, push_run_ids: out.pushes.map((p) => p.run_id), pushes: out.pushes };
     await finishRun(opts.db, runId, incomplete ? 'failed' : 'succeeded', { error: incomplete, details });
     log.info({ pushes: out.pushes.length }, 'migrate finished');

@@ -34,16 +34,26 @@ export interface FieldDiff {
 export type PushDecision =
   | { kind: 'unchanged'; heldFailed: boolean }
   | { kind: 'skip'; reason: string; hash: string }
-  | { kind: 'send'; action: 'create' | 'update'; payload: Record<string, unknown>; hash: string; remoteId?: string; changes: FieldDiff[] };
+  | { kind: 'send'; action: 'create' | 'update'; payload: Record<string, unknown>; hash: string; remoteId?: string; changes?: FieldDiff[] };
 
 /** JSON with object keys sorted at every depth, so equal payloads hash equally. */
 export function canonicalJson(value: unknown): string {
   if (value === null || typeof value !== 'object') return JSON.stringify(value ?? null);
-  if (Array.isArray(value)) return `[${value.map((v) => canonicalJson(v === undefined ? null : v)).join(',')}]`;
-  const entries = Object.entries(value as Record<string, unknown>)
-    .filter(([, v]) => v !== undefined)
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  if (Array.isArray(value)) {
+    let out = '[';
+    for (let i = 0; i < value.length; i++) out += (i ? ',' : '') + canonicalJson(value[i] === undefined ? null : value[i]);
+    return out + ']';
+  }
+  const obj = value as Record<string, unknown>;
+  // sort() compares UTF-16 code units, as `<` does: the same order the hashes were made with
+  const keys = Object.keys(obj).sort();
+  let out = '{';
+  for (const k of keys) {
+    const v = obj[k];
+    if (v === undefined) continue;
+    out += (out.length > 1 ? ',' : '') + JSON.stringify(k) + ':' + canonicalJson(v);
+  }
+  return out + '}';
 }
 
 export function payloadHash(payload: unknown): string {
@@ -78,8 +88,12 @@ function isSkip(r: Record<string, unknown>): r is { skip: string } {
   return Object.keys(r).length === 1 && typeof r.skip === 'string';
 }
 
-/** The decision for one member. `retryFailed` sends permanent failures whose payload is unchanged. */
-export function decidePush(c: PushCandidate, toRemote: ToRemote, retryFailed: boolean): PushDecision {
+/**
+ * The decision for one member. `retryFailed` sends permanent failures whose payload is
+ * unchanged; `withChanges` adds the field-by-field diff against the last payload sent
+ * (for a plan: a push that prints none does not pay for it).
+ */
+export function decidePush(c: PushCandidate, toRemote: ToRemote, retryFailed: boolean, withChanges = true): PushDecision {
   const remote = toRemote(c.member);
   const state = c.state;
   if (isSkip(remote)) {
@@ -96,7 +110,8 @@ export function decidePush(c: PushCandidate, toRemote: ToRemote, retryFailed: bo
     // a connector that declined for want of a remote id gets another chance once a link exists
     if (state.status === 'skipped' && !(remoteId && !state.remoteId)) return { kind: 'unchanged', heldFailed: false };
   }
-  return { kind: 'send', action: remoteId ? 'update' : 'create', payload: remote, hash, remoteId, changes: diffPayloads(state?.payload, remote) };
+  const send = { kind: 'send', action: remoteId ? 'update' : 'create', payload: remote, hash, remoteId } as const;
+  return withChanges ? { ...send, changes: diffPayloads(state?.payload, remote) } : send;
 }
 
 /** How a person reads a member in a plan: the strongest key it has. */

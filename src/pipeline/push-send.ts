@@ -2,7 +2,9 @@
  * Sends one batch of members through a connector with at most `concurrency` members in
  * flight (the connection's rateLimit.concurrency; the HTTP client spaces the requests
  * per second and retries transient failures). Turns each PushResult into the row
- * push_state gets.
+ * push_state gets. Stops sending (a `halt`) when the remote asks for a wait we do not sit
+ * out, or when member after member fails for a transient reason (the destination is
+ * down: sending the rest would only pile up timeouts and retries).
  */
 import type { PushResult } from '../connectors/types.js';
 import { UpstreamError, isRetryable } from '../errors.js';
@@ -27,29 +29,64 @@ export interface SendOutcome {
   result?: PushResult;
 }
 
+/** Why a push stops sending before its end; the members not sent wait for the next push. */
+export interface Halt {
+  reason: string;
+  /** the wait the remote asked for, when a Retry-After stopped the push */
+  retryAfterMs?: number;
+}
+
 export interface SendBatchResult {
   outcomes: SendOutcome[];
-  /** set when the remote asked us to wait longer than we wait in-process: stop pushing */
-  halt?: string;
+  halt?: Halt;
+}
+
+/**
+ * Transient failures in a row, across the batches of one push. At `limit` the destination
+ * is taken for down (every member had its HTTP retries already): the push stops. A limit
+ * of 0 never stops it.
+ */
+export class FailureStreak {
+  private count = 0;
+  constructor(readonly limit: number) {}
+
+  /** Counts one outcome; returns the halt once `limit` transient failures came in a row. */
+  add(result: PushResult): Halt | undefined {
+    if (this.limit <= 0) return undefined;
+    if (result.success || !isRetryable(result.error)) {
+      this.count = 0;
+      return undefined;
+    }
+    if (++this.count < this.limit) return undefined;
+    return { reason: `${this.count} members in a row failed for a transient reason (the destination looks down); the rest wait for the next push` };
+  }
 }
 
 /** A Retry-After we do not sit out in-process means: stop this push, come back later. */
-function haltReason(result: PushResult): string | undefined {
+function retryAfterHalt(result: PushResult): Halt | undefined {
   if (result.success) return undefined;
   const err = result.error;
   if (err instanceof UpstreamError && err.kind === 'rate_limited' && (err.retryAfterMs ?? 0) > DEFAULT_RETRY_POLICY.maxRetryAfterMs) {
-    return `the remote asked to wait ${Math.ceil((err.retryAfterMs ?? 0) / 1000)} s (Retry-After); push again later`;
+    return { reason: `the remote asked to wait ${Math.ceil((err.retryAfterMs ?? 0) / 1000)} s (Retry-After); push again later`, retryAfterMs: err.retryAfterMs };
   }
   return undefined;
 }
 
 export async function sendBatch(
   jobs: SendJob[],
-  opts: { concurrency: number; push(job: SendJob): Promise<PushResult>; signal?: AbortSignal; stop?: AbortSignal; onSent?(outcome: SendOutcome): void },
+  opts: {
+    concurrency: number;
+    push(job: SendJob): Promise<PushResult>;
+    /** shared by the batches of one push */
+    streak?: FailureStreak;
+    signal?: AbortSignal;
+    stop?: AbortSignal;
+    onSent?(outcome: SendOutcome): void;
+  },
 ): Promise<SendBatchResult> {
   const outcomes: SendOutcome[] = [];
   let next = 0;
-  let halt: string | undefined;
+  let halt: Halt | undefined;
   const worker = async (): Promise<void> => {
     while (next < jobs.length && !halt && !opts.signal?.aborted && !opts.stop?.aborted) {
       const job = jobs[next++];
@@ -58,7 +95,7 @@ export async function sendBatch(
       const cut = !result.success && opts.signal?.aborted;
       const outcome: SendOutcome = cut ? { job } : { job, result };
       outcomes.push(outcome);
-      halt ??= haltReason(result);
+      if (!cut) halt ??= retryAfterHalt(result) ?? opts.streak?.add(result);
       opts.onSent?.(outcome);
     }
   };

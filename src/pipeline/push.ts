@@ -10,6 +10,12 @@
  *
  * Counts: every member looked at is `unchanged` or `selected`; every selected one ends
  * `created`, `updated`, `failed` or `skipped` (a dry run plans created/updated only).
+ *
+ * Status: a run succeeds when every selected member was delivered or refused for good
+ * (4xx, remote validation: recorded, `failed`, and trying again would not help). It fails
+ * when it stopped early (interrupted, a long Retry-After, or `maxConsecutiveFailures`
+ * transient failures in a row) or left members `pending` after their HTTP retries: the
+ * work is not done, and the next push sends just those members.
  */
 import type { Knex } from 'knex';
 import type { Config } from '../config/schema.js';
@@ -20,7 +26,7 @@ import { iteratePushRows, lockConnectionForPush, writePushBatch, type PushRecord
 import { addRunCounts, createRun, finishRun } from '../store/runs-repo.js';
 import { connectionContext } from './pull.js';
 import { decidePush, memberLabel, type FieldDiff } from './push-plan.js';
-import { recordOf, sendBatch, type SendJob } from './push-send.js';
+import { FailureStreak, recordOf, sendBatch, type SendJob } from './push-send.js';
 
 export interface PushOptions {
   db: Knex;
@@ -41,7 +47,13 @@ export interface PushOptions {
   pageSize?: number;
   /** members sent per recorded batch @defaultValue 100 */
   batchSize?: number;
-  /** every selected member, before it is sent */
+  /**
+   * transient failures in a row (each after its HTTP retries) that stop the push: the
+   * destination is taken for down and the rest wait for the next push; 0 = never stop
+   * @defaultValue 20
+   */
+  maxConsecutiveFailures?: number;
+  /** every selected member, before it is sent (with it, the field-by-field changes are worked out) */
   onPlan?(entry: PlanEntry): void;
   /** after each member is sent */
   onSent?(done: number): void;
@@ -69,8 +81,21 @@ export interface PushSummary {
   dry_run: boolean;
   /** failed permanently before and unchanged since: not sent (see --retry-failed) */
   held_failed: number;
+  /** of `failed`: members a transient error left undelivered (status pending); the next push sends them */
+  pending: number;
   /** why the push stopped before the end, if it did */
   stopped?: string;
+  /** when a Retry-After stopped the push: the wait the remote asked for */
+  retry_after_ms?: number;
+  /** why the run failed (stopped early, or members left pending); unset when it succeeded */
+  error?: string;
+}
+
+/** The run's failure reason: it stopped early, or left members undelivered. */
+function runError(s: PushSummary, firstPending: string | undefined): string | undefined {
+  const undelivered = s.pending > 0 ? `${s.pending} of ${s.selected} member(s) not delivered (first error: ${firstPending})` : undefined;
+  if (s.stopped && undelivered) return `${s.stopped}; ${undelivered}`;
+  return s.stopped ?? undelivered;
 }
 
 export async function pushConnection(name: string, opts: PushOptions): Promise<PushSummary> {
@@ -91,17 +116,45 @@ export async function pushConnection(name: string, opts: PushOptions): Promise<P
     throw err;
   }
   const log = ctx.log.child({ run: runId || undefined });
-  const s: PushSummary = { run_id: dry ? null : runId, connection: name, selected: 0, created: 0, updated: 0, unchanged: 0, failed: 0, skipped: 0, requests: 0, dry_run: dry, held_failed: 0 };
+  const s: PushSummary = { run_id: dry ? null : runId, connection: name, selected: 0, created: 0, updated: 0, unchanged: 0, failed: 0, skipped: 0, requests: 0, dry_run: dry, held_failed: 0, pending: 0 };
   const batchSize = opts.batchSize ?? 100;
+  const streak = new FailureStreak(opts.maxConsecutiveFailures ?? 20);
+  let firstPending: string | undefined;
   let sent = 0;
   log.info({ dryRun: dry }, 'push started');
 
+  // A batch is recorded while the next one is being sent (one write at a time, in order),
+  // so the sending never waits for the database. A failed write fails the push at the
+  // next batch or at the end.
+  let writing: Promise<void> = Promise.resolve();
+  let writeError: { err: unknown } | undefined;
+  function record(records: PushRecord[], counts: { rows: number; created: number; updated: number }): void {
+    writing = writing
+      .then(() =>
+        writeError
+          ? undefined
+          : opts.db.transaction(async (trx) => {
+              await writePushBatch(trx, name, runId, records);
+              await addRunCounts(trx, runId, counts);
+            }),
+      )
+      .catch((err: unknown) => {
+        writeError ??= { err };
+      });
+  }
+  async function recorded(): Promise<void> {
+    await writing;
+    if (writeError) throw writeError.err;
+  }
+
   async function flush(jobs: SendJob[], skips: PushRecord[], seen: number): Promise<void> {
-    // once a push has stopped (Retry-After too long), members still queued wait for the next push
+    if (writeError) throw writeError.err;
+    // once a push has stopped (Retry-After too long, the destination down), members still queued wait for the next push
     const { outcomes, halt } = await sendBatch(s.stopped ? [] : jobs, {
       concurrency: ctx.config.rateLimit.concurrency,
       // ctx, not the run's child logger: the HTTP client a connector caches keeps the first logger it sees
       push: (j) => push(ctx, { member: j.member, remoteId: j.remoteId, payload: j.payload }),
+      streak,
       signal: opts.signal,
       stop: opts.stop,
       onSent: () => opts.onSent?.(++sent),
@@ -115,19 +168,24 @@ export async function pushConnection(name: string, opts: PushOptions): Promise<P
       if (!rec) continue;
       records.push(rec);
       const r = o.result!;
-      if (!r.success) s.failed++;
-      else if (r.action === 'skipped') s.skipped++;
+      if (!r.success) {
+        s.failed++;
+        if (rec.status === 'pending') {
+          s.pending++;
+          firstPending ??= rec.error?.message;
+        }
+      } else if (r.action === 'skipped') s.skipped++;
       else if (r.action === 'created') created++;
       else updated++;
     }
     s.created += created;
     s.updated += updated;
     s.skipped += skips.length;
-    await opts.db.transaction(async (trx) => {
-      await writePushBatch(trx, name, runId, records);
-      await addRunCounts(trx, runId, { rows: seen, created, updated });
-    });
-    if (halt) s.stopped ??= halt;
+    record(records, { rows: seen, created, updated });
+    if (halt && !s.stopped) {
+      s.stopped = halt.reason;
+      if (halt.retryAfterMs !== undefined) s.retry_after_ms = halt.retryAfterMs;
+    }
     if (opts.signal?.aborted || opts.stop?.aborted) s.stopped ??= 'interrupted; push again to continue';
   }
 
@@ -135,13 +193,14 @@ export async function pushConnection(name: string, opts: PushOptions): Promise<P
     let jobs: SendJob[] = [];
     let skips: PushRecord[] = [];
     let seen = 0;
-    pages: for await (const page of iteratePushRows(opts.db, name, opts.pageSize ?? 500)) {
+    // the field-by-field changes are for a plan; without one, neither read nor computed
+    const planning = opts.onPlan !== undefined;
+    pages: for await (const page of iteratePushRows(opts.db, name, opts.pageSize ?? 500, { withPayload: planning })) {
       for (const row of page) {
         if (opts.limit !== undefined && s.selected >= opts.limit) break pages;
         if (s.stopped || opts.signal?.aborted || opts.stop?.aborted) break pages;
         seen++;
-        const d = decidePush(row, toRemote, Boolean(opts.retryFailed));
-        const label = memberLabel(row.member);
+        const d = decidePush(row, toRemote, Boolean(opts.retryFailed), planning);
         if (d.kind === 'unchanged') {
           s.unchanged++;
           if (d.heldFailed) s.held_failed++;
@@ -149,11 +208,11 @@ export async function pushConnection(name: string, opts: PushOptions): Promise<P
         }
         s.selected++;
         if (d.kind === 'skip') {
-          opts.onPlan?.({ member_id: row.member.id, member: label, action: 'skip', reason: d.reason });
+          opts.onPlan?.({ member_id: row.member.id, member: memberLabel(row.member), action: 'skip', reason: d.reason });
           if (dry) s.skipped++;
           else skips.push({ memberId: row.member.id, hash: d.hash, status: 'skipped', error: { message: d.reason } });
         } else {
-          opts.onPlan?.({ member_id: row.member.id, member: label, action: d.action, ...(d.remoteId ? { remote_id: d.remoteId } : {}), changes: d.changes });
+          opts.onPlan?.({ member_id: row.member.id, member: memberLabel(row.member), action: d.action, ...(d.remoteId ? { remote_id: d.remoteId } : {}), changes: d.changes ?? [] });
           if (dry && d.action === 'create') s.created++;
           else if (dry) s.updated++;
           else jobs.push({ memberId: row.member.id, member: row.member, hash: d.hash, payload: d.payload, remoteId: d.remoteId, linkId: row.linkId });
@@ -166,14 +225,19 @@ export async function pushConnection(name: string, opts: PushOptions): Promise<P
       }
     }
     if (!dry && (jobs.length > 0 || skips.length > 0 || seen > 0)) await flush(jobs, skips, seen);
+    await recorded();
     if (!dry) {
-      const { run_id: _r, connection: _c, dry_run: _d, ...counts } = s;
+      s.error = runError(s, firstPending);
+      const { run_id: _r, connection: _c, dry_run: _d, error: _e, ...counts } = s;
       await addRunCounts(opts.db, runId, { unchanged: s.unchanged });
-      await finishRun(opts.db, runId, s.stopped ? 'failed' : 'succeeded', { error: s.stopped, details: counts });
+      await finishRun(opts.db, runId, s.error ? 'failed' : 'succeeded', { error: s.error, details: counts });
     }
-    log.info({ ...s }, 'push finished');
+    if (s.error) log.warn({ ...s }, 'push failed');
+    else log.info({ ...s }, 'push finished');
     return s;
   } catch (err) {
+    // the batches already sent are recorded before the run is closed
+    await writing;
     if (!dry) await finishRun(opts.db, runId, 'failed', { error: describeError(err), details: { ...s } }).catch(() => undefined);
     throw err;
   } finally {

@@ -35,12 +35,16 @@ function pushResult(s: PushSummary): PushResult {
   return { step: 'push', connection, run_id, selected, created, updated, unchanged, failed, skipped, requests, ...(stopped ? { stopped } : {}) };
 }
 
-/** A push that stopped early: interrupted by us, or asked by the remote to come back later. */
+/**
+ * A push that stopped early: interrupted by us, asked by the remote to come back later
+ * (the job retries after that Retry-After), or stopped by failure after failure with the
+ * destination down (the job retries with backoff).
+ */
 function checkStopped(p: PushSummary, signal?: AbortSignal): void {
   if (!p.stopped) return;
   if (signal?.aborted) throw new InterruptedError();
-  // only a long Retry-After stops a push: a transient condition, so the job retries later
-  throw new UpstreamError({ connection: p.connection, kind: 'rate_limited', message: p.stopped });
+  const limited = p.retry_after_ms !== undefined;
+  throw new UpstreamError({ connection: p.connection, kind: limited ? 'rate_limited' : 'network', message: p.error ?? p.stopped, retryAfterMs: p.retry_after_ms });
 }
 
 /**
@@ -51,7 +55,7 @@ function checkStopped(p: PushSummary, signal?: AbortSignal): void {
  * again would not help.
  */
 async function checkDelivered(db: Knex, p: PushSummary): Promise<void> {
-  if (p.failed === 0 || p.run_id === null) return;
+  if (p.pending === 0 || p.run_id === null) return;
   const rows: { message: string }[] = await db('push_errors').where({ run_id: p.run_id, status: 'pending' }).orderBy('id').select('message');
   if (rows.length === 0) return;
   const message = rows[rows.length - 1].message;

@@ -4,7 +4,7 @@
  * of sends (one statement per table).
  */
 import type { Knex } from 'knex';
-import type { Member } from '../types.js';
+import { MEMBER_FIELDS, type Member } from '../types.js';
 import { rowToMember } from './member-rows.js';
 
 export interface PushStateView {
@@ -17,24 +17,42 @@ export interface PushStateView {
 export interface PushRow {
   member: Member;
   state?: PushStateView;
+  /** the newest link at the connection; read only when `state` has no remote id */
   linkId?: string;
 }
 
-/** Members in id order with their state at `connection`; bounded memory. */
-export async function* iteratePushRows(db: Knex, connection: string, pageSize: number): AsyncGenerator<PushRow[]> {
-  let after = '00000000-0000-0000-0000-000000000000';
+const PUSH_MEMBER_COLUMNS = ['id', ...MEMBER_FIELDS].map((c) => `m.${c}`).join(', ');
+
+/**
+ * Members in id order with their state at `connection`, a page per query (keyset on
+ * members.id; the next page is read while the caller works on this one); bounded memory.
+ * Only what a push decides on is read: the member's fields (not its provenance), the
+ * push_state row, and — only for a member whose push_state holds no remote id — its
+ * newest link (a lookup by the member_links (member_id, connection, created_at) index).
+ * `withPayload` also reads the payload last sent, for a plan's field-by-field diff.
+ */
+export async function* iteratePushRows(db: Knex, connection: string, pageSize: number, opts: { withPayload?: boolean } = {}): AsyncGenerator<PushRow[]> {
+  const sql = `select ${PUSH_MEMBER_COLUMNS}, ps.remote_id as _ps_remote_id, ps.hash as _ps_hash, ps.status as _ps_status,
+       ${opts.withPayload ? 'ps.payload' : 'null'} as _ps_payload,
+       case when ps.remote_id is null then
+         (select l.external_id from member_links l where l.member_id = m.id and l.connection = ? order by l.created_at desc limit 1)
+       end as _link_id
+     from members m left join push_state ps on ps.connection = ? and ps.member_id = m.id
+     where m.id > ? order by m.id limit ?`;
+  const read = (after: string): Promise<Record<string, unknown>[]> => {
+    const rows = db.raw(sql, [connection, connection, after, pageSize]).then((r: { rows: Record<string, unknown>[] }) => r.rows);
+    // read ahead: a failure surfaces when the page is awaited, not as an unhandled rejection meanwhile
+    rows.catch(() => undefined);
+    return rows;
+  };
+  let next = read('00000000-0000-0000-0000-000000000000');
   for (;;) {
-    const { rows } = await db.raw(
-      `select m.*, ps.remote_id as _ps_remote_id, ps.hash as _ps_hash, ps.status as _ps_status, ps.payload as _ps_payload,
-         (select l.external_id from member_links l where l.connection = ? and l.member_id = m.id
-           order by l.created_at desc limit 1) as _link_id
-       from members m left join push_state ps on ps.connection = ? and ps.member_id = m.id
-       where m.id > ? order by m.id limit ?`,
-      [connection, connection, after, pageSize],
-    );
+    const rows = await next;
     if (rows.length === 0) return;
+    // a short page is the last one: no need to ask again
+    next = rows.length < pageSize ? Promise.resolve([]) : read(rows[rows.length - 1].id as string);
     yield rows.map(
-      (r: Record<string, unknown>): PushRow => ({
+      (r): PushRow => ({
         member: rowToMember(r),
         state: r._ps_status
           ? { remoteId: (r._ps_remote_id as string) ?? null, hash: (r._ps_hash as string) ?? null, status: r._ps_status as PushStateView['status'], payload: (r._ps_payload as Record<string, unknown>) ?? null }
@@ -42,7 +60,6 @@ export async function* iteratePushRows(db: Knex, connection: string, pageSize: n
         linkId: (r._link_id as string) ?? undefined,
       }),
     );
-    after = rows[rows.length - 1].id;
   }
 }
 

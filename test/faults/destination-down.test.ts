@@ -1,7 +1,8 @@
 /**
  * A destination down for a whole run: the run (`member-sync run`, the worker's own code
- * for a job) fails with the reason and exit code 1, every member waits as pending with
- * that reason, and the next run — the destination back — delivers everything, once.
+ * for a job, and `member-sync push`) fails with the reason and exit code 1, every member
+ * waits as pending with that reason, and the next run — the destination back — delivers
+ * everything, once. After enough transient failures in a row the push stops sending.
  */
 import { execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -9,7 +10,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/load-config.js';
 import { startConvioSimulator } from '../../src/connectors/convio/simulator.js';
+import { log } from '../../src/log.js';
+import { pushConnection } from '../../src/pipeline/push.js';
 import { createTestDb, type TestDb } from '../helpers/db.js';
 import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.js';
 
@@ -84,11 +88,7 @@ describe('a destination down for the whole run', () => {
     expect(JSON.parse(again.stdout)).toMatchObject({ results: [{ step: 'push', selected: 0, requests: 0 }] });
   });
 
-  // KNOWN BUG, reported: src/pipeline/push.ts marks the push run `succeeded` with no error
-  // even when no member could be delivered (finishRun looks at `stopped` only). The job
-  // and `member-sync run` fail (src/queue/run-unit.ts checks), but `member-sync push`
-  // exits 0 and `runs` shows the run as succeeded. Turn into `it` once fixed.
-  it.fails('records the push run itself as failed, with the reason', async () => {
+  it('records the push run itself as failed, with the reason, and `member-sync push` exits 1', async () => {
     proxy.decide = () => 'refuse';
     writeFileSync(path.join(dir, 'more.csv'), 'member_id,email,first_name\nD-100,d100@example.org,New\n');
     await cli(['import', 'more.csv']);
@@ -96,6 +96,47 @@ describe('a destination down for the whole run', () => {
     proxy.decide = () => 'pass';
     const last = await db.knex('runs').where({ kind: 'push' }).orderBy('id', 'desc').first();
     expect(r.code).toBe(1);
-    expect(last).toMatchObject({ status: 'failed', error: expect.stringMatching(/ECONNRESET/) });
+    expect(last).toMatchObject({ status: 'failed', error: '1 of 1 member(s) not delivered (first error: crm: network: ECONNRESET socket hang up)' });
+    expect(JSON.parse(r.stdout)).toMatchObject({ run_id: last.id, selected: 1, failed: 1, error: last.error });
+    expect(r.stderr).toBe(`member-sync: push crm failed: ${last.error}\n`);
+    // the next push delivers it, and succeeds
+    const up = await cli(['push', 'crm', '--json']);
+    expect(up.code).toBe(0);
+    expect(JSON.parse(up.stdout)).toMatchObject({ selected: 1, created: 1, failed: 0 });
+    expect(JSON.parse(up.stdout).error).toBeUndefined();
+    expect(await db.knex('runs').where({ id: JSON.parse(up.stdout).run_id }).first()).toMatchObject({ status: 'succeeded', error: null });
+  });
+
+  it('stops sending after maxConsecutiveFailures transient failures in a row; the next push sends the rest', async () => {
+    const config = loadConfig({
+      env: {},
+      overrides: {
+        connections: {
+          'crm-b': { kind: 'convio', baseUrl: proxy.url, timeoutMs: 500, rateLimit: { perSecond: 0, concurrency: 2 }, credentials: { apiKey: 'convio-sim-api-key', loginName: 'sim-admin', loginPassword: 'sim-admin-password' } },
+        },
+      },
+    });
+    const quiet = log.child({}, { level: 'fatal' });
+    const members = Number((await db.knex('members').count({ n: '*' }).first())?.n);
+    expect(members).toBe(9);
+    proxy.decide = () => 'refuse';
+    const before = proxy.counts.refuse;
+    const down = await pushConnection('crm-b', { db: db.knex, config, log: quiet, maxConsecutiveFailures: 3 });
+    proxy.decide = () => 'pass';
+    expect(down.stopped).toBe('3 members in a row failed for a transient reason (the destination looks down); the rest wait for the next push');
+    // the third failure stops it; the member in flight beside it (concurrency 2) is recorded too
+    expect(down.failed).toBeGreaterThanOrEqual(3);
+    expect(down.failed).toBeLessThanOrEqual(4);
+    expect(down.pending).toBe(down.failed);
+    expect(proxy.counts.refuse - before).toBe(down.failed * 4);
+    expect(down.error).toBe(`${down.stopped}; ${down.failed} of ${down.selected} member(s) not delivered (first error: crm-b: network: ECONNRESET socket hang up)`);
+    expect(await db.knex('runs').where({ id: down.run_id }).first()).toMatchObject({ status: 'failed', error: down.error });
+    expect(await db.knex('push_state').where({ connection: 'crm-b' }).count({ n: '*' }).first()).toEqual({ n: down.failed });
+
+    const up = await pushConnection('crm-b', { db: db.knex, config, log: quiet, maxConsecutiveFailures: 3 });
+    expect(up).toMatchObject({ selected: 9, updated: 9, failed: 0, pending: 0 });
+    expect(up.stopped).toBeUndefined();
+    expect(up.error).toBeUndefined();
+    expect(await db.knex('runs').where({ id: up.run_id }).first()).toMatchObject({ status: 'succeeded', error: null });
   });
 });

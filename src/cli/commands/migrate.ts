@@ -54,9 +54,12 @@ Examples:
             dryRun: flags.dryRun,
             stop: ac.signal,
             // the plan is for the operator to read before migrating; a real run does not print it
-            onPlan: (target, e) => {
-              if (flags.dryRun && !flags.json) for (const line of planLines(e)) print(`${target}: ${line}`);
-            },
+            onPlan:
+              flags.dryRun && !flags.json
+                ? (target, e) => {
+                    for (const line of planLines(e)) print(`${target}: ${line}`);
+                  }
+                : undefined,
           }),
         );
         if (flags.json) {
@@ -68,9 +71,9 @@ Examples:
           for (const p of s.pushes) print(`  ${pushLine(p)}`);
           if (s.run_id) print(`  details: member-sync runs show ${s.run_id}`);
         }
-        const stopped = s.pushes.find((p) => p.stopped);
-        if (stopped || s.pushes.length < s.to.length) {
-          process.stderr.write(`member-sync: migrate stopped${stopped ? `: push to ${stopped.connection}: ${stopped.stopped}` : ''}; run it again to continue\n`);
+        const failed = s.pushes.find((p) => p.error);
+        if (failed || s.pushes.length < s.to.length) {
+          process.stderr.write(`member-sync: migrate stopped${failed ? `: push to ${failed.connection}: ${failed.error}` : ''}; run it again to continue\n`);
           process.exitCode = 1;
         }
       } finally {

@@ -79,11 +79,17 @@ sends nothing. The connection's rateLimit (perSecond, concurrency) applies; 429s
 validation or duplicate errors) are recorded with the remote code and message and
 sent again only when the member changes, or with --retry-failed.
 
+Exit code 1 (the run is recorded as failed, with the reason) when members were left
+undelivered for a transient reason (the destination down, 5xx or timeouts past the
+retries) or the push stopped early: after 20 such failures in a row, on a Retry-After
+longer than 60 s, or on Ctrl-C. The next push sends what is left.
+
 Remote ids learned (Convio cons_id, IKANOW _id, Vocdoni id, ...) become links, so the
 next push updates. A push cut short (Ctrl-C, a crash) and run again creates no
 duplicate: members without a link are found by the system's own lookup first.
 
 JSON summary: {"run_id","connection","selected","created","updated","unchanged","failed","requests","skipped"}
+(and "error" when the run failed)
 Failed members of a run: member-sync runs show <run_id>
 
 Examples:
@@ -97,24 +103,29 @@ Examples:
       let plan: WriteStream | undefined;
       try {
         plan = flags.plan ? openPlan(flags.plan) : undefined;
-        const onPlan = (e: PlanEntry): void => {
-          plan?.write(redact(JSON.stringify(e)) + '\n');
-          if (flags.dryRun && !flags.json && !plan) for (const line of planLines(e)) print(line);
-        };
+        // a plan is written to a file or, on a dry run, printed; a push without either skips it
+        const onPlan =
+          plan || (flags.dryRun && !flags.json)
+            ? (e: PlanEntry): void => {
+                plan?.write(redact(JSON.stringify(e)) + '\n');
+                if (flags.dryRun && !flags.json && !plan) for (const line of planLines(e)) print(line);
+              }
+            : undefined;
         const s = await withStore(({ config, db, log }) =>
           pushConnection(name, { db: db.knex, config, log, dryRun: flags.dryRun, retryFailed: flags.retryFailed, limit: flags.limit, stop: ac.signal, onPlan }),
         );
         if (flags.json) {
           const { run_id, connection, selected, created, updated, unchanged, failed, requests, skipped } = s;
-          printJson({ run_id, connection, selected, created, updated, unchanged, failed, requests, skipped });
+          printJson({ run_id, connection, selected, created, updated, unchanged, failed, requests, skipped, ...(s.error ? { error: s.error } : {}) });
         } else {
           print(pushLine(s));
           if (flags.plan) print(`  plan: ${flags.plan}`);
           if (s.failed > 0 && s.run_id) print(`  failed: member-sync runs show ${s.run_id}`);
           if (s.held_failed > 0) print(`  ${s.held_failed} failed before and did not change: not sent (--retry-failed sends them)`);
         }
-        if (s.stopped) {
-          process.stderr.write(`member-sync: push stopped: ${s.stopped}\n`);
+        // the run failed: stopped early, or members left undelivered for a transient reason
+        if (s.error) {
+          process.stderr.write(`member-sync: push ${s.connection} failed: ${redact(s.error)}\n`);
           process.exitCode = 1;
         }
       } finally {

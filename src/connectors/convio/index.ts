@@ -28,7 +28,7 @@ import { z } from 'zod';
 import { UpstreamError } from '../../errors.js';
 import type { Member } from '../../types.js';
 import type { Connector, ConnectorContext, PullOptions, PullPage, PushItem, PushResult } from '../types.js';
-import { convioApi } from './client.js';
+import { convioApi, type ConvioApi } from './client.js';
 import { groupMemberToInput, memberToConvio } from './mapping.js';
 import type { ConvioForm } from './types.js';
 
@@ -49,8 +49,20 @@ const cursorSchema = z.union([
   z.object({ groupId: z.number(), offset: z.number().int().nonnegative() }),
 ]);
 
+/** Options parsed once per connection config, not once per member. */
+const parsedOptions = new WeakMap<object, ConvioOptions>();
 function optionsOf(ctx: ConnectorContext): ConvioOptions {
-  return convioOptionsSchema.parse(ctx.config.options);
+  let options = parsedOptions.get(ctx.config);
+  if (!options) parsedOptions.set(ctx.config, (options = convioOptionsSchema.parse(ctx.config.options)));
+  return options;
+}
+
+/** One API object per push context (so per push), not one per member. */
+const apis = new WeakMap<ConnectorContext, ConvioApi>();
+function apiOf(ctx: ConnectorContext): ConvioApi {
+  let api = apis.get(ctx);
+  if (!api) apis.set(ctx, (api = convioApi(ctx)));
+  return api;
 }
 
 async function* pull(ctx: ConnectorContext, opts: PullOptions): AsyncGenerator<PullPage> {
@@ -112,7 +124,7 @@ async function push(ctx: ConnectorContext, item: PushItem): Promise<PushResult> 
   const counter = { requests: 0 };
   try {
     const options = optionsOf(ctx);
-    const api = convioApi(ctx);
+    const api = apiOf(ctx);
     const form = asForm(item.payload);
     const consId = item.remoteId ?? item.member.cons_id ?? undefined;
     const lookup = consId ? { cons_id: consId } : form.member_id ? { member_id: form.member_id } : { primary_email: form.primary_email };

@@ -112,11 +112,16 @@ export function numericIds(list: readonly string[] | null | undefined): number[]
  * lists and removed from configured groups it does not list; an unknown (null) list
  * changes no membership. Interests and centers are only ever added.
  */
+const CONVIO_FIELDS = Object.entries(FIELD_TO_CONVIO) as Array<[keyof typeof FIELD_TO_CONVIO, string]>;
+
 export function memberToConvio(member: MemberValues, opts: { groupIds: readonly number[] }): ConvioForm {
   const form: ConvioForm = {};
-  for (const [field, convio] of Object.entries(FIELD_TO_CONVIO)) {
-    const v = member[field as keyof typeof FIELD_TO_CONVIO];
-    if (typeof v === 'string' && v.trim() !== '') form[convio] = v.trim();
+  for (const [field, convio] of CONVIO_FIELDS) {
+    const v = member[field];
+    if (typeof v === 'string') {
+      const t = v.trim();
+      if (t !== '') form[convio] = t;
+    }
   }
   if (Array.isArray(member.groups)) {
     const wanted = numericIds(member.groups);
@@ -128,5 +133,8 @@ export function memberToConvio(member: MemberValues, opts: { groupIds: readonly 
   if (interests.length) form.add_interest_ids = interests.join(',');
   const centers = numericIds(member.centers);
   if (centers.length) form.add_center_ids = centers.join(',');
-  return Object.fromEntries(Object.entries(form).sort(([a], [b]) => a.localeCompare(b)));
+  // keys in code-unit order (the order the payload is hashed in), not the locale's: cheaper, and the same everywhere
+  const sorted: ConvioForm = {};
+  for (const k of Object.keys(form).sort()) sorted[k] = form[k];
+  return sorted;
 }
