@@ -120,6 +120,8 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
   const timeoutMs = options.timeoutMs ?? 30_000;
   const baseHeaders: Record<string, string> = { 'user-agent': 'member-sync', ...options.headers };
   let requests = 0;
+  // the connection's name once per line: a connector's logger already carries it
+  const log = options.log && ('connection' in options.log.bindings() ? options.log : options.log.child({ connection }));
 
   const url = (path: string): string => `${base}/${path.replace(/^\/+/, '')}`;
 
@@ -169,8 +171,8 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
       }
       const decision = decideRetry(failure, n, callPolicy, random);
       if (!decision.retry) throw failure;
-      options.log?.warn(
-        { connection, path: opts.path, attempt: n, delayMs: decision.delayMs, kind: failure.kind, status: failure.status },
+      log?.warn(
+        { path: opts.path, attempt: n, delayMs: decision.delayMs, kind: failure.kind, status: failure.status },
         'retrying request',
       );
       await sleep(decision.delayMs, signal);

@@ -232,8 +232,10 @@ export async function pushConnection(name: string, opts: PushOptions): Promise<P
       await addRunCounts(opts.db, runId, { unchanged: s.unchanged });
       await finishRun(opts.db, runId, s.error ? 'failed' : 'succeeded', { error: s.error, details: counts });
     }
-    if (s.error) log.warn({ ...s }, 'push failed');
-    else log.info({ ...s }, 'push finished');
+    // the logger carries the connection (and the run) already
+    const { connection: _conn, run_id: _run, ...fields } = s;
+    if (s.error) log.warn(fields, 'push failed');
+    else log.info(fields, 'push finished');
     return s;
   } catch (err) {
     // the batches already sent are recorded before the run is closed

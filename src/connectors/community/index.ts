@@ -15,18 +15,12 @@
 import { ConfigError, UpstreamError } from '../../errors.js';
 import type { InputRecord } from '../../types.js';
 import type { Connector, ConnectorContext, PullOptions, PullPage, PushItem, PushResult } from '../types.js';
+import { optionsReader } from '../once-per.js';
 import { COMMUNITY_CREDENTIAL_KEYS, communityClient, getCommunityInformation, getModifiedUsers, getUserById, modifyUser } from './client.js';
 import { fromCommunityUser, toCommunityUser } from './mapping.js';
 import { communityOptionsSchema, type CommunityCursor, type CommunityOptions } from './types.js';
 
-function optionsOf(ctx: ConnectorContext): CommunityOptions {
-  const parsed = communityOptionsSchema.safeParse(ctx.config.options);
-  if (!parsed.success) {
-    const issues = parsed.error.issues.map((i) => `options.${i.path.join('.')}: ${i.message}`).join('; ');
-    throw new ConfigError(`connection ${ctx.name} (community): ${issues}`);
-  }
-  return parsed.data;
-}
+const optionsOf = optionsReader<CommunityOptions>('community', communityOptionsSchema);
 
 /** A stored cursor of an unknown shape restarts with a full listing. */
 function readCursor(cursor: unknown): CommunityCursor {

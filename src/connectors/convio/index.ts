@@ -31,6 +31,7 @@ import type { Connector, ConnectorContext, PullOptions, PullPage, PushItem, Push
 import { convioApi, type ConvioApi } from './client.js';
 import { groupMemberToInput, memberToConvio } from './mapping.js';
 import type { ConvioForm } from './types.js';
+import { oncePer, optionsReader } from '../once-per.js';
 
 export const convioOptionsSchema = z
   .object({
@@ -50,20 +51,10 @@ const cursorSchema = z.union([
 ]);
 
 /** Options parsed once per connection config, not once per member. */
-const parsedOptions = new WeakMap<object, ConvioOptions>();
-function optionsOf(ctx: ConnectorContext): ConvioOptions {
-  let options = parsedOptions.get(ctx.config);
-  if (!options) parsedOptions.set(ctx.config, (options = convioOptionsSchema.parse(ctx.config.options)));
-  return options;
-}
+const optionsOf = optionsReader<ConvioOptions>('convio', convioOptionsSchema);
 
 /** One API object per push context (so per push), not one per member. */
-const apis = new WeakMap<ConnectorContext, ConvioApi>();
-function apiOf(ctx: ConnectorContext): ConvioApi {
-  let api = apis.get(ctx);
-  if (!api) apis.set(ctx, (api = convioApi(ctx)));
-  return api;
-}
+const apiOf = oncePer((ctx: ConnectorContext): ConvioApi => convioApi(ctx));
 
 async function* pull(ctx: ConnectorContext, opts: PullOptions): AsyncGenerator<PullPage> {
   const options = optionsOf(ctx);

@@ -33,6 +33,7 @@ import type { Connector, ConnectorContext, PullOptions, PullPage, PushItem, Push
 import { ikanowApi, randomPasswordHash, type IkanowApi } from './client.js';
 import { memberToSetupUser, personToInput } from './mapping.js';
 import type { IkanowPerson, IkanowSetupUser } from './types.js';
+import { oncePer, optionsReader } from '../once-per.js';
 
 export const ikanowOptionsSchema = z
   .object({
@@ -45,7 +46,7 @@ export type IkanowOptions = z.infer<typeof ikanowOptionsSchema>;
 const cursorSchema = z.union([z.object({ complete: z.literal(true) }), z.object({ afterId: z.string() })]);
 
 async function* pull(ctx: ConnectorContext, opts: PullOptions): AsyncGenerator<PullPage> {
-  const { pageSize } = ikanowOptionsSchema.parse(ctx.config.options);
+  const { pageSize } = optionsOf(ctx);
   const parsed = cursorSchema.safeParse(opts.cursor);
   const afterId = parsed.success && 'afterId' in parsed.data ? parsed.data.afterId : undefined;
   const byId = new Map<string, IkanowPerson>();
@@ -71,20 +72,10 @@ function toRemote(member: Member): Record<string, unknown> | { skip: string } {
 }
 
 /** Options parsed once per connection config, not once per member. */
-const parsedOptions = new WeakMap<object, IkanowOptions>();
-function optionsOf(ctx: ConnectorContext): IkanowOptions {
-  let options = parsedOptions.get(ctx.config);
-  if (!options) parsedOptions.set(ctx.config, (options = ikanowOptionsSchema.parse(ctx.config.options)));
-  return options;
-}
+const optionsOf = optionsReader<IkanowOptions>('ikanow', ikanowOptionsSchema);
 
 /** One API object per push context (so per push), not one per member. */
-const apis = new WeakMap<ConnectorContext, IkanowApi>();
-function apiOf(ctx: ConnectorContext): IkanowApi {
-  let api = apis.get(ctx);
-  if (!api) apis.set(ctx, (api = ikanowApi(ctx)));
-  return api;
-}
+const apiOf = oncePer((ctx: ConnectorContext): IkanowApi => ikanowApi(ctx));
 
 async function push(ctx: ConnectorContext, item: PushItem): Promise<PushResult> {
   const counter = { requests: 0 };

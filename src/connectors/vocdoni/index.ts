@@ -13,18 +13,12 @@
 import { ConfigError, UpstreamError } from '../../errors.js';
 import { paginatePages, sleep, type HttpClient, type NumberedPage } from '../../http/index.js';
 import type { Connector, ConnectorContext, PullOptions, PullPage, PushItem, PushResult } from '../types.js';
+import { optionsReader } from '../once-per.js';
 import { VOCDONI_CREDENTIAL_KEYS, VocdoniApi, isPageNotFound, readJob, vocdoniClient, type CallOptions, type JobState } from './client.js';
 import { fromOrgMember, toOrgMember } from './mapping.js';
 import { vocdoniOptionsSchema, type GroupInfo, type OrgMember, type VocdoniCursor, type VocdoniOptions } from './types.js';
 
-function optionsOf(ctx: ConnectorContext): VocdoniOptions {
-  const parsed = vocdoniOptionsSchema.safeParse(ctx.config.options);
-  if (!parsed.success) {
-    const issues = parsed.error.issues.map((i) => `options.${i.path.join('.')}: ${i.message}`).join('; ');
-    throw new ConfigError(`connection ${ctx.name} (vocdoni): ${issues}`);
-  }
-  return parsed.data;
-}
+const optionsOf = optionsReader<VocdoniOptions>('vocdoni', vocdoniOptionsSchema);
 
 /** What one connection remembers between pushes in this process. */
 interface ConnectionMemo {

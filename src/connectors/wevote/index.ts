@@ -10,18 +10,12 @@
  */
 import { ConfigError, UpstreamError } from '../../errors.js';
 import type { Connector, ConnectorContext, PushItem, PushResult } from '../types.js';
+import { optionsReader } from '../once-per.js';
 import { VOTER_UPDATE_API_PATH, WEVOTE_CREDENTIAL_KEYS, voterUpdate, wevoteClient, wevoteCredentials } from './client.js';
 import { toWeVoteForm } from './mapping.js';
 import { wevoteOptionsSchema, type WeVoteForm, type WeVoteOptions } from './types.js';
 
-function optionsOf(ctx: ConnectorContext): WeVoteOptions {
-  const parsed = wevoteOptionsSchema.safeParse(ctx.config.options);
-  if (!parsed.success) {
-    const issues = parsed.error.issues.map((i) => `options.${i.path.join('.')}: ${i.message}`).join('; ');
-    throw new ConfigError(`connection ${ctx.name} (wevote): ${issues}`);
-  }
-  return parsed.data;
-}
+const optionsOf = optionsReader<WeVoteOptions>('wevote', wevoteOptionsSchema);
 
 /** The payload is ours (toRemote), but it passed through storage: keep text and numbers only. */
 function formOf(payload: Record<string, unknown>): WeVoteForm {
