@@ -1,4 +1,5 @@
 /** What each unit of a job reports (JSON, kept in the job's result), and its one-line form. */
+import type { PushSummary } from '../pipeline/push.js';
 import type { RunCounts } from '../types.js';
 
 export interface PullResult extends RunCounts {
@@ -8,19 +9,11 @@ export interface PullResult extends RunCounts {
   pages: number;
 }
 
-export interface PushResult {
-  step: 'push';
-  connection: string;
-  run_id: number | null;
-  selected: number;
-  created: number;
-  updated: number;
-  unchanged: number;
-  failed: number;
-  skipped: number;
-  requests: number;
-  stopped?: string;
-}
+/** A push step's report: the push summary's counts (src/pipeline/push.ts). */
+export type PushResult = { step: 'push' } & Pick<
+  PushSummary,
+  'connection' | 'run_id' | 'selected' | 'created' | 'updated' | 'unchanged' | 'failed' | 'skipped' | 'requests' | 'stopped'
+>;
 
 export interface ImportResult extends RunCounts {
   step: 'import';

@@ -38,45 +38,38 @@ function joinStreets(...parts: unknown[]): string | undefined {
   return lines.length ? lines.join(', ') : undefined;
 }
 
+/**
+ * Where each canonical field is in Convio's two shapes of a person: a getGroupMembers
+ * `member` (flat) and a getUser `getConsResponse` (nested).
+ */
+const FROM_CONVIO: [keyof Values, (m: ConvioGroupMember) => unknown, (c: ConvioCons) => unknown][] = [
+  ['cons_id', (m) => m.cons_id, (c) => c.cons_id],
+  ['member_id', (m) => m.member_id, (c) => c.member_id],
+  ['email', (m) => m.primary_email, (c) => c.email?.primary_address],
+  ['first_name', (m) => m.first_name, (c) => c.name?.first],
+  ['middle_name', (m) => m.middle_name, (c) => c.name?.middle],
+  ['last_name', (m) => m.last_name, (c) => c.name?.last],
+  ['phone', (m) => m.home_phone, (c) => c.home_phone],
+  ['address', (m) => joinStreets(m.home_street1, m.home_street2, m.home_street3), (c) => joinStreets(c.primary_address?.street1, c.primary_address?.street2, c.primary_address?.street3)],
+  ['city', (m) => m.home_city, (c) => c.primary_address?.city],
+  ['province', (m) => m.home_stateprov, (c) => c.primary_address?.state],
+  ['postal_code', (m) => m.home_zip, (c) => c.primary_address?.zip],
+  ['country', (m) => m.home_country, (c) => c.primary_address?.country],
+  ['sex', (m) => m.gender, (c) => c.gender],
+  ['birth_date', (m) => m.birth_date, (c) => c.birth_date],
+];
+
 /** One getGroupMembers `member` → InputRecord; `externalId` is the cons_id. */
 export function groupMemberToInput(member: ConvioGroupMember, index?: number): InputRecord {
   const values: Values = {};
-  put(values, 'cons_id', member.cons_id);
-  put(values, 'member_id', member.member_id);
-  put(values, 'email', member.primary_email);
-  put(values, 'first_name', member.first_name);
-  put(values, 'middle_name', member.middle_name);
-  put(values, 'last_name', member.last_name);
-  put(values, 'phone', member.home_phone);
-  put(values, 'address', joinStreets(member.home_street1, member.home_street2, member.home_street3));
-  put(values, 'city', member.home_city);
-  put(values, 'province', member.home_stateprov);
-  put(values, 'postal_code', member.home_zip);
-  put(values, 'country', member.home_country);
-  put(values, 'sex', member.gender);
-  put(values, 'birth_date', member.birth_date);
+  for (const [key, fromMember] of FROM_CONVIO) put(values, key, fromMember(member));
   return { ref: { externalId: values.cons_id, index }, values, raw: { ...member } };
 }
 
 /** A getUser `getConsResponse` → InputRecord. */
 export function consToInput(cons: ConvioCons, index?: number): InputRecord {
   const values: Values = {};
-  const name = cons.name ?? {};
-  const addr = cons.primary_address ?? {};
-  put(values, 'cons_id', cons.cons_id);
-  put(values, 'member_id', cons.member_id);
-  put(values, 'email', cons.email?.primary_address);
-  put(values, 'first_name', name.first);
-  put(values, 'middle_name', name.middle);
-  put(values, 'last_name', name.last);
-  put(values, 'phone', cons.home_phone);
-  put(values, 'address', joinStreets(addr.street1, addr.street2, addr.street3));
-  put(values, 'city', addr.city);
-  put(values, 'province', addr.state);
-  put(values, 'postal_code', addr.zip);
-  put(values, 'country', addr.country);
-  put(values, 'sex', cons.gender);
-  put(values, 'birth_date', cons.birth_date);
+  for (const [key, , fromCons] of FROM_CONVIO) put(values, key, fromCons(cons));
   return { ref: { externalId: values.cons_id, index }, values, raw: { ...cons } };
 }
 
