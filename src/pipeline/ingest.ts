@@ -68,9 +68,9 @@ function fingerprint(salt: string, item: InputRecord): string {
 }
 
 /**
- * A batch item ready for applyBatch: decided records are normalized; a record whose
- * fingerprint was already seen (checked before the batch lock) waits unnormalized, as
- * it will most likely count as unchanged without being decided.
+ * A batch item ready to be decided: a record with a fingerprint waits unnormalized until
+ * the fingerprint is looked up (most records of a file imported again were seen and are
+ * never normalized); the others are normalized while the batch before is written.
  */
 type Prepared = BatchItem | { ok: 'lazy'; input: InputRecord; fp: string };
 
@@ -80,16 +80,10 @@ function normalizeItem(item: InputRecord, config: Readonly<Config>, fp?: string)
   return fp === undefined ? r : { ok: true, record: r.record, fp };
 }
 
-async function prepareItems(items: InputItem[], opts: IngestOptions, salt: string | undefined): Promise<Prepared[]> {
-  const fps = salt === undefined ? [] : items.map((item) => ('rejected' in item ? '' : fingerprint(salt, item)));
-  // outside the lock, on another connection, while the previous batch is written: a hint,
-  // checked again under the lock; without it every record is normalized here
-  const seen = salt === undefined ? new Map<string, string>() : await seenMembers(opts.db, fps.filter(Boolean)).catch(() => new Map<string, string>());
-  return items.map((item, i): Prepared => {
+function prepareItems(items: InputItem[], opts: IngestOptions, salt: string | undefined): Prepared[] {
+  return items.map((item): Prepared => {
     if ('rejected' in item) return { ok: false, ref: item.ref, reason: item.reason, raw: item.raw };
-    const fp = fps[i] || undefined;
-    if (fp !== undefined && seen.has(fp)) return { ok: 'lazy', input: item, fp };
-    return normalizeItem(item, opts.config, fp);
+    return salt === undefined ? normalizeItem(item, opts.config) : { ok: 'lazy', input: item, fp: fingerprint(salt, item) };
   });
 }
 
@@ -126,7 +120,6 @@ async function decideIn(db: Knex | Knex.Transaction, prepared: Prepared[], opts:
   if (after) for (const [fp, id] of seen) if (after.out.updated.has(id)) seen.delete(fp);
   let items = prepared.map((p): BatchItem => {
     if (p.ok !== 'lazy') return p;
-    // seen before the lock but changed since: decided after all
     return seen.has(p.fp) ? { ok: true, seen: seen.get(p.fp)! } : normalizeItem(p.input, opts.config, p.fp);
   });
   const records = items.flatMap((i) => (i.ok && i.record ? [i.record] : []));
@@ -219,7 +212,7 @@ export async function ingest(batches: AsyncIterable<InputBatch>, opts: IngestOpt
     // still see what earlier ones would have created.
     const dryTrx = await opts.db.transaction();
     try {
-      for await (const [batch, items] of readAhead(batches, (b) => prepareItems(b.items, opts, salt))) {
+      for await (const [batch, items] of readAhead(batches, async (b) => prepareItems(b.items, opts, salt))) {
         if (batch.items.length === 0) continue;
         const counts = await writeDecided(dryTrx, await decideIn(dryTrx, items, opts, runSources), batch, opts);
         add(total, counts);
@@ -240,7 +233,7 @@ export async function ingest(batches: AsyncIterable<InputBatch>, opts: IngestOpt
   const it = batches[Symbol.asyncIterator]();
   const read = async (): Promise<[InputBatch, Prepared[]] | undefined> => {
     const r = await it.next();
-    return r.done ? undefined : [r.value, await prepareItems(r.value.items, opts, salt)];
+    return r.done ? undefined : [r.value, prepareItems(r.value.items, opts, salt)];
   };
   let next = read();
   try {
