@@ -10,15 +10,19 @@
 import type { Knex } from 'knex';
 import { copyRows } from './copy.js';
 
-/** Fingerprints probed one by one per batch before the pages around them are read. */
-const SAMPLES = 40;
+/** Fingerprints probed one by one per batch, at most, before the pages around them are read. */
+const SAMPLES = 64;
+
+/** Whether the index holds a fingerprint (migration 005: those starting with hex 0). */
+const indexed = (fp: string): boolean => fp.charCodeAt(0) === 48;
 
 type Hit = { fp: string; member_id: string; page: string };
 
 async function probe(db: Knex | Knex.Transaction, fps: string[]): Promise<Hit[]> {
+  if (fps.length === 0) return [];
   const { rows } = await db.raw(
     `select fp::text as fp, member_id::text as member_id, (ctid::text::point)[0]::bigint::text as page
-       from seen_rows where fp = any(?::uuid[])`,
+       from seen_rows where fp = any(?::uuid[]) and fp < '10000000-0000-0000-0000-000000000000'`,
     [fps],
   );
   return rows as Hit[];
@@ -28,19 +32,20 @@ async function probe(db: Knex | Knex.Transaction, fps: string[]): Promise<Hit[]>
  * The entries among `fps`: fingerprint -> member id.
  *
  * A file imported again mostly repeats its rows in the order they were first written,
- * and the table keeps them in that order. So a sample of the batch is looked up first
- * (a batch of new rows stops there), then the table pages around the sample's hits are
- * read whole — a few sequential pages instead of one random index probe per row — and
- * only the few rows not found there are looked up one by one.
+ * and the table keeps them in that order. So a sample of the batch (of the one in 16
+ * fingerprints the index holds) is looked up first — a batch of new rows stops there —
+ * then the table pages around the sample's hits are read whole: a few sequential pages
+ * instead of one random index probe per row.
  */
 export async function seenMembers(db: Knex | Knex.Transaction, fps: string[]): Promise<Map<string, string>> {
   const seen = new Map<string, string>();
   if (fps.length === 0) return seen;
-  const step = Math.max(1, Math.floor(fps.length / SAMPLES));
-  const sample = fps.filter((_, i) => i % step === 0);
+  const probed = fps.filter(indexed);
+  const step = Math.max(1, Math.floor(probed.length / SAMPLES));
+  const sample = probed.filter((_, i) => i % step === 0);
   const hits = await probe(db, sample);
   for (const h of hits) seen.set(h.fp, h.member_id);
-  if (hits.length === 0 || sample.length === fps.length) return seen;
+  if (hits.length === 0) return seen;
   // runs of nearby pages; a page holds about a hundred entries
   const pages = [...new Set(hits.map((h) => Number(h.page)))].sort((a, b) => a - b);
   const runs: [number, number][] = [];
@@ -50,6 +55,7 @@ export async function seenMembers(db: Knex | Knex.Transaction, fps: string[]): P
     else runs.push([p, p]);
   }
   const budget = Math.ceil(fps.length / 25) + 16;
+  if (sample.length === fps.length) return seen;
   const span = runs.reduce((n, [a, b]) => n + b - a + 3, 0);
   if (span <= budget) {
     const wanted = new Set(fps);
@@ -62,9 +68,10 @@ export async function seenMembers(db: Knex | Knex.Transaction, fps: string[]): P
       for (const r of rows as { fp: string; member_id: string }[]) if (wanted.has(r.fp)) seen.set(r.fp, r.member_id);
     }
   }
-  const missing = fps.filter((fp) => !seen.has(fp));
-  // many missing: a batch of mostly new rows (or rows in another order) — decided afresh
-  if (missing.length > 0 && missing.length <= fps.length / 4) {
+  // rows not found near the sample: the indexed ones are looked up, unless they are many
+  // (a batch of mostly new rows, or in another order: decided afresh)
+  const missing = probed.filter((fp) => !seen.has(fp));
+  if (missing.length > 0 && missing.length <= probed.length / 4) {
     for (const h of await probe(db, missing)) seen.set(h.fp, h.member_id);
   }
   return seen;
