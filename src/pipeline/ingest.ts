@@ -101,7 +101,8 @@ async function learnRunSources(trx: Knex | Knex.Transaction, set: WorkingSet, kn
 
 /** A batch decided: what it counts and writes, and the working set it leaves. */
 interface Decided {
-  items: BatchItem[];
+  /** records of the batch (the records themselves are not kept while it is written) */
+  rows: number;
   set: WorkingSet;
   out: BatchOutcome;
 }
@@ -146,14 +147,14 @@ async function decideIn(db: Knex | Knex.Transaction, prepared: Prepared[], opts:
     newId: () => uuidv7(),
     settle,
   });
-  return { items, set, out };
+  return { rows: items.length, set, out };
 }
 
 /** Write a decided batch, its counts and its checkpoint. Call inside its transaction. */
 async function writeDecided(trx: Knex.Transaction, d: Decided, batch: InputBatch, opts: IngestOptions): Promise<RunCounts> {
   await writeOutcome(trx, d.out, opts.runId, opts.source);
   await recordSeen(trx, d.out.settled);
-  const counts: RunCounts = { rows: d.items.length, ...d.out.counts };
+  const counts: RunCounts = { rows: d.rows, ...d.out.counts };
   await addRunCounts(trx, opts.runId, counts);
   if (batch.checkpoint) {
     await trx.raw(

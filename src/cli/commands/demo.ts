@@ -3,7 +3,6 @@ import type { Command } from 'commander';
 import { PACKAGE_ROOT } from '../../config/load-config.js';
 import { importFile } from '../../pipeline/import-file.js';
 import { pullConnection } from '../../pipeline/pull.js';
-import { startSandbox } from '../../server/sandbox.js';
 import { print, withStore } from '../context.js';
 import { summaryLine } from './import.js';
 import { pullLine } from './pull.js';
@@ -14,6 +13,7 @@ export function registerDemo(program: Command): void {
     .description('start the sandbox in-process, pull convio, ikanow, community and vocdoni, import examples/members.csv, print a summary per run')
     .option('--people <n>', 'people in the sandbox', (v) => Number(v), 200)
     .action(async (flags: { people: number }) => {
+      const { startSandbox } = await import('../../server/sandbox.js');
       const sb = await startSandbox({ people: flags.people, seed: 1 });
       Object.assign(process.env, sb.env);
       try {

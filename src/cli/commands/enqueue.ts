@@ -3,9 +3,6 @@ import { loadConfig } from '../../config/load-config.js';
 import { checkConnections } from '../../connectors/registry.js';
 import { ConfigError } from '../../errors.js';
 import { log } from '../../log.js';
-import { enqueueSteps, followJob } from '../../queue/enqueue.js';
-import { openStack } from '../../queue/open-stack.js';
-import { jobOptions } from '../../queue/queue-backend.js';
 import { resultLines } from '../../queue/step-results.js';
 import { print, printJson } from '../context.js';
 import { jobFromArgs } from './run.js';
@@ -42,6 +39,12 @@ Examples:
       const problems = checkConnections(config.connections);
       if (problems.length > 0) throw new ConfigError(`config: ${problems.join('; ')}`);
       const def = jobFromArgs(name, flags.steps, config);
+      // BullMQ and ioredis are loaded only by the commands that use the queue
+      const [{ enqueueSteps, followJob }, { openStack }, { jobOptions }] = await Promise.all([
+        import('../../queue/enqueue.js'),
+        import('../../queue/open-stack.js'),
+        import('../../queue/queue-backend.js'),
+      ]);
       const stack = await openStack({ config, log, needDatabase: false });
       const queue = stack.backend.createQueue(jobOptions(config));
       try {

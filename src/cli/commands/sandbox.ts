@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { sandboxInstructions, startSandbox } from '../../server/sandbox.js';
 
 function positiveInt(name: string) {
   return (v: string) => {
@@ -28,6 +27,7 @@ Example:
   member-sync sandbox --people 1000 --port 7100`,
     )
     .action(async (flags: { people: number; seed: number; port: number }) => {
+      const { sandboxInstructions, startSandbox } = await import('../../server/sandbox.js');
       const sb = await startSandbox({ people: flags.people, seed: flags.seed, port: flags.port || undefined });
       process.stdout.write(sandboxInstructions(sb) + '\n');
       await new Promise<void>((resolve) => {

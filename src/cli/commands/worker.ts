@@ -5,9 +5,7 @@ import { checkConnections } from '../../connectors/registry.js';
 import { ConfigError } from '../../errors.js';
 import { log, registerSecret } from '../../log.js';
 import { checkDropFolderConfig, checkJobsAgainstConfig, loadJobDefinitions } from '../../queue/load-jobs.js';
-import { openStack } from '../../queue/open-stack.js';
-import { startWorkerService } from '../../queue/worker-service.js';
-import { startAdminServer, type AdminServer } from '../../server/admin.js';
+import type { AdminServer } from '../../server/admin.js';
 
 const STOP_SIGNALS = ['SIGTERM', 'SIGINT'] as const;
 const ours = new Set<NodeJS.SignalsListener>();
@@ -80,6 +78,13 @@ Examples:
       if (config.dropFolder.watch) checkDropFolderConfig(config);
       const token = process.env.MEMBER_SYNC_ADMIN_TOKEN || undefined;
       registerSecret(token);
+      // the queue (BullMQ, ioredis) and the admin server (prom-client) are loaded only here,
+      // so that the other commands do not carry them
+      const [{ openStack }, { startWorkerService }, { startAdminServer }] = await Promise.all([
+        import('../../queue/open-stack.js'),
+        import('../../queue/worker-service.js'),
+        import('../../server/admin.js'),
+      ]);
       const stack = await openStack({ config, log, needDatabase: true, poolMax: config.worker.concurrency + 4 });
       keepOnlyOurSignalHandlers();
       const db = stack.db!;
