@@ -250,16 +250,21 @@ export async function ingest(batches: AsyncIterable<InputBatch>, opts: IngestOpt
       }
       let counts: RunCounts | undefined;
       for (let attempt = 1; !counts; attempt++) {
-        const trx = await opts.db.transaction();
+        let trx: Knex.Transaction | undefined;
         let writing: Promise<RunCounts> | undefined;
         try {
+          trx = await opts.db.transaction();
+          const tx = trx;
           const epoch = await takeIngestLock(trx);
           const useAhead = ahead !== undefined && ahead.epoch === epoch - 1;
           if (ahead) decidedAhead[useAhead ? 'used' : 'redone']++;
           const decided = useAhead ? ahead!.decided : await decideIn(trx, prepared, opts, runSources);
           ahead = undefined;
-          writing = writeDecided(trx, decided, batch, opts).then(async (c) => {
-            await trx.commit();
+          writing = writeDecided(tx, decided, batch, opts).then(async (c) => {
+            // knex's commit() resolves even when the COMMIT fails (a session lost between
+            // statements); the transaction's own promise says whether it committed
+            await tx.commit();
+            await tx.executionPromise;
             return c;
           });
           writing.catch(() => undefined);
@@ -274,8 +279,11 @@ export async function ingest(batches: AsyncIterable<InputBatch>, opts: IngestOpt
         } catch (err) {
           ahead = undefined;
           if (writing) await writing.catch(() => undefined);
-          await trx.rollback().catch(() => undefined);
-          if (attempt >= 4 || !isRetryable(err)) throw err;
+          // a transaction knex closed because its session died says only "already complete"
+          // to the next statement; its own error says why
+          const cause = trx?.isCompleted() ? await trx.executionPromise.then(() => undefined, (e: unknown) => e) : undefined;
+          await trx?.rollback().catch(() => undefined);
+          if (attempt >= 4 || !(isRetryable(err) || isRetryable(cause))) throw err;
           opts.log.warn({ attempt, err }, 'batch failed with a transient database error; retrying');
           await new Promise((r) => setTimeout(r, 200 * 2 ** attempt));
         }
