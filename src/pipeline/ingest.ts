@@ -178,49 +178,37 @@ function add(total: RunCounts, c: RunCounts): void {
   for (const k of Object.keys(total) as (keyof RunCounts)[]) total[k] += c[k];
 }
 
-/**
- * One batch ahead: the next batch is read, parsed and normalized while the database
- * writes the current one. At most one batch waits, so memory stays bounded.
- */
-async function* readAhead<T, U>(source: AsyncIterable<T>, prepare: (t: T) => Promise<U>): AsyncGenerator<[T, U]> {
-  const it = source[Symbol.asyncIterator]();
-  const step = async (): Promise<IteratorResult<[T, U], undefined>> => {
-    const r = await it.next();
-    return r.done ? { done: true, value: undefined } : { done: false, value: [r.value, await prepare(r.value)] };
-  };
-  let next = step();
-  try {
-    for (;;) {
-      const r = await next;
-      if (r.done) return;
-      next = step();
-      // a failure of the read-ahead surfaces when it is awaited, not as an unhandled rejection
-      next.catch(() => undefined);
-      yield r.value;
-    }
-  } finally {
-    await it.return?.();
-  }
-}
-
 /** Ingest every batch; returns the run's counts. rows = created+updated+unchanged+conflicts+rejected. */
 export async function ingest(batches: AsyncIterable<InputBatch>, opts: IngestOptions): Promise<RunCounts> {
   const total = emptyCounts();
   const runSources = new Map<number, string>([[opts.runId, opts.source]]);
   const salt = settles(opts) ? fingerprintSalt(opts.config) : undefined;
+  // One batch ahead: the next batch is read and prepared while this one is decided and
+  // written. At most one waits, so memory stays bounded.
+  const it = batches[Symbol.asyncIterator]();
+  const read = async (): Promise<[InputBatch, Prepared[]] | undefined> => {
+    const r = await it.next();
+    return r.done ? undefined : [r.value, prepareItems(r.value.items, opts, salt)];
+  };
   if (opts.dryRun) {
     // A dry run decides everything in one transaction that is rolled back: later batches
     // still see what earlier ones would have created.
     const dryTrx = await opts.db.transaction();
     try {
-      for await (const [batch, items] of readAhead(batches, async (b) => prepareItems(b.items, opts, salt))) {
+      for (let next = read(); ; ) {
+        const cur = await next;
+        if (!cur) break;
+        next = read();
+        // a failure of the read-ahead surfaces when it is awaited, not as an unhandled rejection
+        next.catch(() => undefined);
+        const [batch, items] = cur;
         if (batch.items.length === 0) continue;
-        const counts = await writeDecided(dryTrx, await decideIn(dryTrx, items, opts, runSources), batch, opts);
-        add(total, counts);
+        add(total, await writeDecided(dryTrx, await decideIn(dryTrx, items, opts, runSources), batch, opts));
         opts.onBatch?.(total, batch);
       }
     } finally {
       await dryTrx.rollback().catch(() => undefined);
+      await it.return?.();
     }
     return total;
   }
@@ -230,12 +218,6 @@ export async function ingest(batches: AsyncIterable<InputBatch>, opts: IngestOpt
   type Ahead = { epoch: number; decided: Decided };
   let ahead: Ahead | undefined;
   const decidedAhead = { used: 0, redone: 0 };
-  // one batch read and prepared ahead, as readAhead does
-  const it = batches[Symbol.asyncIterator]();
-  const read = async (): Promise<[InputBatch, Prepared[]] | undefined> => {
-    const r = await it.next();
-    return r.done ? undefined : [r.value, prepareItems(r.value.items, opts, salt)];
-  };
   let next = read();
   try {
     for (;;) {

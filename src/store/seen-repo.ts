@@ -45,7 +45,7 @@ export async function seenMembers(db: Knex | Knex.Transaction, fps: string[]): P
   const sample = probed.filter((_, i) => i % step === 0);
   const hits = await probe(db, sample);
   for (const h of hits) seen.set(h.fp, h.member_id);
-  if (hits.length === 0) return seen;
+  if (hits.length === 0 || sample.length === fps.length) return seen;
   // runs of nearby pages; a page holds about a hundred entries
   const pages = [...new Set(hits.map((h) => Number(h.page)))].sort((a, b) => a - b);
   const runs: [number, number][] = [];
@@ -55,7 +55,6 @@ export async function seenMembers(db: Knex | Knex.Transaction, fps: string[]): P
     else runs.push([p, p]);
   }
   const budget = Math.ceil(fps.length / 25) + 16;
-  if (sample.length === fps.length) return seen;
   const span = runs.reduce((n, [a, b]) => n + b - a + 3, 0);
   if (span <= budget) {
     const wanted = new Set(fps);

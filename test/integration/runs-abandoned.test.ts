@@ -29,6 +29,9 @@ it('marks the runs of gone processes of this machine failed, and only those', as
   const liveRun = await runOf({ host: os.hostname(), pid: process.pid });
   const otherHostRun = await runOf({ host: `not-${os.hostname()}`, pid: child.pid! });
   const oldRun = await db.knex('runs').insert({ kind: 'import', source: 'file:old.csv' }).returning('id');
+  // this process's pid, on a run that began before this process did: an earlier process that had the same pid
+  const reusedPid = await runOf({ host: os.hostname(), pid: process.pid });
+  await db.knex('runs').where({ id: reusedPid }).update({ started_at: new Date(Date.now() - process.uptime() * 1000 - 60_000) });
 
   const mine = await createRun(db.knex, { kind: 'pull', source: 'x' });
   const run = await getRun(db.knex, mine);
@@ -37,6 +40,7 @@ it('marks the runs of gone processes of this machine failed, and only those', as
   const byId = new Map((await listRuns(db.knex)).map((r) => [r.id, r]));
   expect(byId.get(goneRun)).toMatchObject({ status: 'failed', error: expect.stringMatching(/^abandoned: process \d+ ended without finishing the run/) });
   expect(byId.get(goneRun)?.finished_at).not.toBeNull();
+  expect(byId.get(reusedPid)).toMatchObject({ status: 'failed', error: expect.stringMatching(/^abandoned: /) });
   expect(byId.get(liveRun)?.status).toBe('running');
   expect(byId.get(otherHostRun)?.status).toBe('running');
   expect(byId.get(Number(oldRun[0].id))?.status).toBe('running');
