@@ -14,7 +14,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import knexFactory from 'knex';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startCommunitySimulator } from '../../src/connectors/community/simulator.js';
 import { startConvioSimulator } from '../../src/connectors/convio/simulator.js';
 import { startIkanowSimulator } from '../../src/connectors/ikanow/simulator.js';
@@ -59,6 +60,7 @@ const dir = mkdtempSync(path.join(os.tmpdir(), 'ms-secrets-'));
 const collected: { what: string; text: string }[] = [];
 const sims: SimulatorHandle[] = [];
 let db: TestDb;
+let dbRole: string | undefined;
 let env: Record<string, string>;
 let communityId: string;
 let adminPort: number;
@@ -154,8 +156,13 @@ beforeAll(async () => {
       '    credentials: { username: admin@ikanow.example, password: "${BAD_PASSWORD}" }',
     ].join('\n'),
   );
+  // A role whose password is the secret: the embedded server checks it (scram), a trust
+  // server ignores it; either way member-sync must hide it.
+  dbRole = `ms_secrets_${db.name.slice(-12)}`;
+  await db.knex.raw(`create role ${dbRole} login superuser password '${SECRETS.DB_PASSWORD}'`);
   const url = new URL(db.url);
-  url.password = SECRETS.DB_PASSWORD; // trust authentication: the server ignores it, member-sync must hide it
+  url.username = dbRole;
+  url.password = SECRETS.DB_PASSWORD;
   env = { ...SECRETS, DATABASE_URL: url.toString(), MEMBER_SYNC_CONFIG: 'config.yaml', MEMBER_SYNC_ADMIN_TOKEN: SECRETS.ADMIN_TOKEN };
   mkdirSync(path.join(dir, 'jobs'));
   writeFileSync(path.join(dir, 'jobs', 'sync.yaml'), 'steps:\n  - pull: [convio-s, ikanow-s, community-s, vocdoni-s]\n  - push: [convio-s, ikanow-s, community-s, wevote-s, vocdoni-s]\n');
@@ -169,6 +176,11 @@ afterAll(async () => {
   await killAll();
   await Promise.all(sims.map((s) => s.close()));
   await db?.drop();
+  if (dbRole) {
+    const admin = knexFactory({ client: 'pg', connection: inject('databaseUrl'), pool: { min: 0, max: 1 } });
+    await admin.raw(`drop role if exists ${dbRole}`);
+    await admin.destroy();
+  }
   rmSync(dir, { recursive: true, force: true });
 });
 
