@@ -50,6 +50,15 @@ export type PushResult =
   | { success: true; action: 'skipped'; reason: string; requests: number }
   | { success: false; error: Error; requests: number };
 
+/** One item after a connector's bulk step: done there, or still to send through `push`. */
+export type PreparedItem = { done: PushResult } | { send: PushItem };
+
+export interface PreparedBatch {
+  items: PreparedItem[];
+  /** requests made for the batch as a whole */
+  requests: number;
+}
+
 export interface SimulatorOptions {
   /** 0 picks a free port */
   port?: number;
@@ -90,8 +99,21 @@ export interface Connector<Options = Record<string, unknown>> {
   incremental?: boolean;
   /** pages of people, resuming after `opts.cursor` */
   pull?(ctx: ConnectorContext, opts: PullOptions): AsyncGenerator<PullPage>;
-  /** pure: the payload this connection gets for a member (hashed to detect change) */
-  toRemote?(member: Member, options: Options): Record<string, unknown> | { skip: string };
+  /**
+   * pure: the payload this connection gets for a member (hashed to detect change), or a
+   * reason the system cannot take it (skipped up front, shown in plans). `remote.remoteId`
+   * is the member's id there when known (push_state or link): some systems take a member
+   * without keys only as an update.
+   */
+  toRemote?(member: Member, options: Options, remote?: { remoteId?: string }): Record<string, unknown> | { skip: string };
   /** send one member */
   push?(ctx: ConnectorContext, item: PushItem): Promise<PushResult>;
+  /**
+   * The bulk step of a push, for a system that adds people in bulk: given a batch of
+   * selected members, it does what is cheaper done for all at once (read the remote list,
+   * bulk-add the new people) and returns, per item in order, either the final result or
+   * the item to send one by one through `push` (with the remote id it found), and the
+   * requests it made that no single item's result counts (the list read, the group).
+   */
+  prepareBatch?(ctx: ConnectorContext, items: PushItem[]): Promise<PreparedBatch>;
 }

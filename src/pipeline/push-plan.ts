@@ -32,7 +32,7 @@ export interface FieldDiff {
 }
 
 export type PushDecision =
-  | { kind: 'unchanged'; heldFailed: boolean }
+  | { kind: 'unchanged'; heldFailed: boolean; heldSkip?: string }
   | { kind: 'skip'; reason: string; hash: string }
   | { kind: 'send'; action: 'create' | 'update'; payload: Record<string, unknown>; hash: string; remoteId?: string; changes?: FieldDiff[] };
 
@@ -82,7 +82,7 @@ export function diffPayloads(old: Record<string, unknown> | null | undefined, ne
   return diffs;
 }
 
-export type ToRemote = (member: Member) => Record<string, unknown> | { skip: string };
+export type ToRemote = (member: Member, remote?: { remoteId?: string }) => Record<string, unknown> | { skip: string };
 
 function isSkip(r: Record<string, unknown>): r is { skip: string } {
   return Object.keys(r).length === 1 && typeof r.skip === 'string';
@@ -94,16 +94,16 @@ function isSkip(r: Record<string, unknown>): r is { skip: string } {
  * (for a plan: a push that prints none does not pay for it).
  */
 export function decidePush(c: PushCandidate, toRemote: ToRemote, retryFailed: boolean, withChanges = true): PushDecision {
-  const remote = toRemote(c.member);
   const state = c.state;
+  const remoteId = state?.remoteId ?? c.linkId ?? undefined;
+  const remote = toRemote(c.member, { remoteId });
   if (isSkip(remote)) {
     // hashed too, so a member skipped for the same reason is not written again each push
     const hash = payloadHash({ $skip: remote.skip });
-    if (state?.hash === hash && state.status === 'skipped') return { kind: 'unchanged', heldFailed: false };
+    if (state?.hash === hash && state.status === 'skipped') return { kind: 'unchanged', heldFailed: false, heldSkip: remote.skip };
     return { kind: 'skip', reason: remote.skip, hash };
   }
   const hash = payloadHash(remote);
-  const remoteId = state?.remoteId ?? c.linkId ?? undefined;
   if (state && state.hash === hash) {
     if (state.status === 'ok') return { kind: 'unchanged', heldFailed: false };
     if (state.status === 'failed' && !retryFailed) return { kind: 'unchanged', heldFailed: true };

@@ -25,7 +25,8 @@ import type { Logger } from '../log.js';
 import { iteratePushRows, lockConnectionForPush, writePushBatch, type PushRecord } from '../store/push-repo.js';
 import { addRunCounts, createRun, finishRun } from '../store/runs-repo.js';
 import { connectionContext } from './pull.js';
-import { decidePush, memberLabel, type FieldDiff } from './push-plan.js';
+import { decidePush, memberLabel, type FieldDiff, type ToRemote } from './push-plan.js';
+import { prepareJobs, type PreparedJobs } from './push-bulk.js';
 import { FailureStreak, recordOf, sendBatch, type SendJob } from './push-send.js';
 
 export interface PushOptions {
@@ -81,6 +82,10 @@ export interface PushSummary {
   dry_run: boolean;
   /** failed permanently before and unchanged since: not sent (see --retry-failed) */
   held_failed: number;
+  /** of `unchanged`: skipped before for the same reason, still not sendable */
+  held_skipped: number;
+  /** why members were skipped (this push's and the held ones), with how many each */
+  skip_reasons: Record<string, number>;
   /** of `failed`: members a transient error left undelivered (status pending); the next push sends them */
   pending: number;
   /** why the push stopped before the end, if it did */
@@ -103,8 +108,9 @@ export async function pushConnection(name: string, opts: PushOptions): Promise<P
   const connector = connectorFor(ctx.config.kind);
   if (!connector.push || !connector.toRemote) throw new InputError(`connection '${name}' is a ${ctx.config.kind} connection, which member-sync does not push to`);
   const options = connector.optionsSchema.parse(ctx.config.options ?? {});
-  const toRemote = (m: Parameters<NonNullable<typeof connector.toRemote>>[0]) => connector.toRemote!(m, options);
+  const toRemote: ToRemote = (m, remote) => connector.toRemote!(m, options, remote);
   const push = connector.push.bind(connector);
+  const prepareBatch = connector.prepareBatch?.bind(connector);
   const dry = Boolean(opts.dryRun);
   const release = dry ? undefined : await lockConnectionForPush(opts.db, name);
   if (!dry && !release) throw new BusyError(`connection '${name}' is being pushed by another process; try again when it is done`);
@@ -116,7 +122,10 @@ export async function pushConnection(name: string, opts: PushOptions): Promise<P
     throw err;
   }
   const log = ctx.log.child({ run: runId || undefined });
-  const s: PushSummary = { run_id: dry ? null : runId, connection: name, selected: 0, created: 0, updated: 0, unchanged: 0, failed: 0, skipped: 0, requests: 0, dry_run: dry, held_failed: 0, pending: 0 };
+  const s: PushSummary = { run_id: dry ? null : runId, connection: name, selected: 0, created: 0, updated: 0, unchanged: 0, failed: 0, skipped: 0, requests: 0, dry_run: dry, held_failed: 0, held_skipped: 0, skip_reasons: {}, pending: 0 };
+  const skipReason = (reason: string): void => {
+    s.skip_reasons[reason] = (s.skip_reasons[reason] ?? 0) + 1;
+  };
   const batchSize = opts.batchSize ?? 100;
   const streak = new FailureStreak(opts.maxConsecutiveFailures ?? 20);
   let firstPending: string | undefined;
@@ -149,8 +158,12 @@ export async function pushConnection(name: string, opts: PushOptions): Promise<P
 
   async function flush(jobs: SendJob[], skips: PushRecord[], seen: number): Promise<void> {
     if (writeError) throw writeError.err;
+    // a connector's bulk step (Vocdoni: one list read, one bulk add) settles some members here
+    const bulk: PreparedJobs = s.stopped || !prepareBatch ? { done: [], send: jobs, requests: 0 } : await prepareJobs(jobs, (items) => prepareBatch(ctx, items), streak);
+    s.requests += bulk.requests;
+    for (const _ of bulk.done) opts.onSent?.(++sent);
     // once a push has stopped (Retry-After too long, the destination down), members still queued wait for the next push
-    const { outcomes, halt } = await sendBatch(s.stopped ? [] : jobs, {
+    const { outcomes: sentOutcomes, halt: sendHalt } = await sendBatch(s.stopped || bulk.halt ? [] : bulk.send, {
       concurrency: ctx.config.rateLimit.concurrency,
       // ctx, not the run's child logger: the HTTP client a connector caches keeps the first logger it sees
       push: (j) => push(ctx, { member: j.member, remoteId: j.remoteId, payload: j.payload }),
@@ -159,6 +172,8 @@ export async function pushConnection(name: string, opts: PushOptions): Promise<P
       stop: opts.stop,
       onSent: () => opts.onSent?.(++sent),
     });
+    const outcomes = [...bulk.done, ...sentOutcomes];
+    const halt = bulk.halt ?? sendHalt;
     const records = [...skips];
     let created = 0;
     let updated = 0;
@@ -174,8 +189,10 @@ export async function pushConnection(name: string, opts: PushOptions): Promise<P
           s.pending++;
           firstPending ??= rec.error?.message;
         }
-      } else if (r.action === 'skipped') s.skipped++;
-      else if (r.action === 'created') created++;
+      } else if (r.action === 'skipped') {
+        s.skipped++;
+        skipReason(r.reason);
+      } else if (r.action === 'created') created++;
       else updated++;
     }
     s.created += created;
@@ -204,11 +221,16 @@ export async function pushConnection(name: string, opts: PushOptions): Promise<P
         if (d.kind === 'unchanged') {
           s.unchanged++;
           if (d.heldFailed) s.held_failed++;
+          if (d.heldSkip !== undefined) {
+            s.held_skipped++;
+            skipReason(d.heldSkip);
+          }
           continue;
         }
         s.selected++;
         if (d.kind === 'skip') {
           opts.onPlan?.({ member_id: row.member.id, member: memberLabel(row.member), action: 'skip', reason: d.reason });
+          skipReason(d.reason);
           if (dry) s.skipped++;
           else skips.push({ memberId: row.member.id, hash: d.hash, status: 'skipped', error: { message: d.reason } });
         } else {

@@ -127,6 +127,11 @@ export class VocdoniApi {
     return this.call({ method: 'POST', path: this.path('groups'), json: body, ...c });
   }
 
+  /** A group's info with its `memberIds`. */
+  getGroup(groupId: string, c: CallOptions = {}): Promise<GroupInfo> {
+    return this.call({ path: this.path(`groups/${encodeURIComponent(groupId)}`), ...c });
+  }
+
   async addToGroup(groupId: string, memberIds: string[], c: CallOptions = {}): Promise<void> {
     await this.call({ method: 'PUT', path: this.path(`groups/${encodeURIComponent(groupId)}`), json: { addMembers: memberIds }, ...c });
   }
