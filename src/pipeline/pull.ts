@@ -11,6 +11,7 @@ import type { Logger } from '../log.js';
 import { createRun, finishRun } from '../store/runs-repo.js';
 import type { RunCounts } from '../types.js';
 import { ingest, type InputBatch } from './ingest.js';
+import { pulledStateRecorder } from './pulled-state.js';
 
 export interface PullOptions {
   db: Knex;
@@ -118,6 +119,8 @@ export async function pullConnection(name: string, opts: PullOptions): Promise<P
       yield { items: page.records, checkpoint: { key, cursor: { cursor: page.cursor, complete: false } satisfies Checkpoint } };
     }
   }
+  // what was read is what the remote holds: the next push to it sends only what differs
+  const pulled = opts.dryRun ? undefined : pulledStateRecorder(opts.db, name, opts.config, log, runId);
   try {
     const counts = await ingest(joinPages(batches(), opts.config.import.batchSize), {
       db: opts.db,
@@ -127,8 +130,12 @@ export async function pullConnection(name: string, opts: PullOptions): Promise<P
       source: name,
       connection: name,
       dryRun: opts.dryRun,
-      onBatch: (c) => opts.onPage?.(c),
+      onBatch: (c, batch) => {
+        pulled?.add(batch);
+        opts.onPage?.(c);
+      },
     });
+    await pulled?.done();
     if (!opts.dryRun) {
       await opts.db('checkpoints')
         .insert({ key, cursor: JSON.stringify({ cursor: last ?? null, complete: true }), run_id: runId })

@@ -145,6 +145,44 @@ export async function writePushBatch(trx: Knex.Transaction, connection: string, 
   }
 }
 
+/** What a connection gave us for one of its records, as the payload it would be pushed. */
+export interface PulledState {
+  /** the record's external id at the connection (its link) */
+  externalId: string;
+  /** hash of the connection's push payload computed from the record as read */
+  hash: string;
+  payload: Record<string, unknown>;
+}
+
+/**
+ * After a pull batch committed: the remote holds what we just read, so record it as what
+ * the connection holds (push_state ok, remote id = the record's id), for the members the
+ * records reached (their links). The next push then sends a member only when its payload
+ * differs from what was read. One statement per batch.
+ *
+ * A push_state row is replaced only when it names the same remote id (or none), and not
+ * when what was read is part of the payload last pushed (`@>`): a remote that shows less
+ * than it holds (Vocdoni masks phones) must not make a member look changed after every pull.
+ */
+export async function recordPulledState(db: Knex, connection: string, runId: number | null, entries: PulledState[]): Promise<number> {
+  if (entries.length === 0) return 0;
+  const res: { rowCount: number } = await db.raw(
+    `insert into push_state (connection, member_id, remote_id, hash, status, last_error, error_code, payload, attempts, run_id, updated_at)
+     select distinct on (l.member_id) ?, l.member_id, x.external_id, x.hash, 'ok', null, null, x.payload, 0, ?, now()
+     from json_to_recordset(?::json) as x(external_id text, hash text, payload jsonb)
+     join member_links l on l.connection = ? and l.external_id = x.external_id
+     order by l.member_id
+     on conflict (connection, member_id) do update set
+       remote_id = excluded.remote_id, hash = excluded.hash, status = 'ok', last_error = null, error_code = null,
+       payload = excluded.payload, attempts = 0, run_id = excluded.run_id, updated_at = now()
+     where (push_state.remote_id is null or push_state.remote_id = excluded.remote_id)
+       and push_state.hash is distinct from excluded.hash
+       and not (push_state.status = 'ok' and push_state.payload is not null and push_state.payload @> excluded.payload)`,
+    [connection, runId, json(entries.map((e) => ({ external_id: e.externalId, hash: e.hash, payload: e.payload }))), connection],
+  );
+  return res.rowCount;
+}
+
 /**
  * Holds a session advisory lock on one connection for the length of a push, so two
  * processes never push to the same connection at once. Resolves to the release function,
