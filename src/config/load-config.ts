@@ -2,7 +2,8 @@
  * Config is loaded once, validated, frozen. Files, later ones winning key by key:
  * the package's `config/default.yaml`, `./config/local.yaml` (if present), then the file
  * named by MEMBER_SYNC_CONFIG. `${ENV_VAR}` in any string is replaced from the environment;
- * values under `credentials` are registered as secrets and never logged.
+ * values under `credentials` are registered as secrets and never logged; one written in a
+ * file as it is, not as `${ENV_VAR}`, is warned about with the file and the key.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -10,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError } from '../errors.js';
-import { registerSecret } from '../log.js';
+import { log, registerSecret } from '../log.js';
 import { configSchema, type Config } from './schema.js';
 
 export const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -33,9 +34,16 @@ function deepMerge(a: Plain, b: Plain): Plain {
   return out;
 }
 
-function interpolate(value: unknown, file: string, keyPath: string[], env: NodeJS.ProcessEnv): unknown {
+/** credential keys that name an account rather than hold a secret */
+const NOT_SECRET = /^(loginName|username|user|login|email)$/i;
+
+function interpolate(value: unknown, file: string, keyPath: string[], env: NodeJS.ProcessEnv, warn?: (message: string) => void): unknown {
   if (typeof value === 'string') {
     const secret = keyPath.includes('credentials');
+    if (secret && warn && value !== '' && !/\$\{[A-Za-z_][A-Za-z0-9_]*\}/.test(value) && !NOT_SECRET.test(keyPath[keyPath.length - 1] ?? '')) {
+      // the value itself is never part of the warning
+      warn(`${file}: ${keyPath.join('.')}: a secret is written in the file; write "\${VARIABLE}" and set the variable in the environment`);
+    }
     const out = value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_m, name: string) => {
       const v = env[name];
       if (v === undefined) {
@@ -46,16 +54,16 @@ function interpolate(value: unknown, file: string, keyPath: string[], env: NodeJ
     if (secret) registerSecret(out);
     return out;
   }
-  if (Array.isArray(value)) return value.map((v, i) => interpolate(v, file, [...keyPath, String(i)], env));
+  if (Array.isArray(value)) return value.map((v, i) => interpolate(v, file, [...keyPath, String(i)], env, warn));
   if (isPlain(value)) {
     const out: Plain = {};
-    for (const [k, v] of Object.entries(value)) out[k] = interpolate(v, file, [...keyPath, k], env);
+    for (const [k, v] of Object.entries(value)) out[k] = interpolate(v, file, [...keyPath, k], env, warn);
     return out;
   }
   return value;
 }
 
-function readLayer(file: string, env: NodeJS.ProcessEnv): Layer {
+function readLayer(file: string, env: NodeJS.ProcessEnv, warn: (message: string) => void): Layer {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -69,7 +77,7 @@ function readLayer(file: string, env: NodeJS.ProcessEnv): Layer {
     throw new ConfigError(`${file}: not valid YAML: ${(err as Error).message.split('\n')[0]}`);
   }
   if (!isPlain(data)) throw new ConfigError(`${file}: the top level must be a mapping of keys`);
-  return { file, data: interpolate(data, file, [], env) as Plain };
+  return { file, data: interpolate(data, file, [], env, warn) as Plain };
 }
 
 function hasPath(data: Plain, keyPath: PropertyKey[]): boolean {
@@ -102,6 +110,8 @@ export interface LoadOptions {
   files?: string[];
   /** inline overrides applied last (tests) */
   overrides?: Plain;
+  /** where warnings go (a literal secret in a file); default: the log */
+  onWarning?: (message: string) => void;
 }
 
 export function loadConfig(opts: LoadOptions = {}): Readonly<Config> {
@@ -112,7 +122,8 @@ export function loadConfig(opts: LoadOptions = {}): Readonly<Config> {
   if (existsSync(local) && path.resolve(local) !== path.resolve(files[0])) files.push(local);
   if (env.MEMBER_SYNC_CONFIG) files.push(path.resolve(cwd, env.MEMBER_SYNC_CONFIG));
   files.push(...(opts.files ?? []));
-  const layers = files.map((f) => readLayer(f, env));
+  const warn = opts.onWarning ?? ((message: string) => log.warn(message));
+  const layers = files.map((f) => readLayer(f, env, warn));
   if (opts.overrides) layers.push({ file: '(overrides)', data: interpolate(opts.overrides, '(overrides)', [], env) as Plain });
   const merged = layers.reduce<Plain>((acc, l) => deepMerge(acc, l.data), {});
   const parsed = configSchema.safeParse(merged);
