@@ -35,8 +35,17 @@ export async function prepareJobs(jobs: SendJob[], prepare: (items: PushItem[]) 
   prepared.forEach((p, i) => {
     const job = jobs[i];
     if ('done' in p) {
-      out.done.push({ job, result: p.done });
-      out.halt ??= streak?.add(p.done);
+      const r = p.done;
+      // a failure of the connection itself (credentials, DNS, TLS: code E_CONNECTION) says
+      // nothing about the member: it is left as it was, and the push stops with it
+      if (!r.success && (r.error as { code?: string }).code === 'E_CONNECTION') {
+        out.done.push({ job });
+        const halt = { reason: r.error.message, connection: r.error };
+        out.halt ??= halt;
+        return;
+      }
+      out.done.push({ job, result: r });
+      out.halt ??= streak?.add(r);
     } else {
       out.send.push({ ...job, remoteId: p.send.remoteId });
     }

@@ -81,15 +81,18 @@ describe('push to vocdoni', () => {
     expect(vocdoni.requests.total).toBe(before);
   });
 
-  it('an add whose answer was lost is found by memberNumber on the next push, not added twice', async () => {
+  it('an add whose answer was lost is found by memberNumber (after its job) in the same push, not added twice', async () => {
     await importCsv(db, config, 'member_id,email,first_name\nV-4,v4@example.org,Vik\n');
     vocdoni.state.dropNextAddResponse = true;
+    const posts = () => vocdoni.requests.byRoute['POST /organizations/{address}/members'] ?? 0;
+    const before = posts();
     const lost = await push('vocdoni-t');
-    expect(lost).toMatchObject({ selected: 1, failed: 1 });
-    expect((await stateOf('vocdoni-t', 'v4@example.org')).status).toBe('pending');
-    const again = await push('vocdoni-t');
-    expect(again).toMatchObject({ selected: 1, updated: 1, failed: 0 });
+    expect(lost).toMatchObject({ selected: 1, created: 1, failed: 0 });
+    // one POST: the lost one was found, not sent again
+    expect(posts() - before).toBe(1);
     expect(voc('V-4')).toHaveLength(1);
+    expect(await stateOf('vocdoni-t', 'v4@example.org')).toMatchObject({ status: 'ok', remote_id: voc('V-4')[0].id });
+    expect(await push('vocdoni-t')).toMatchObject({ selected: 0, requests: 0 });
   });
 
   it('a 400 (update would create duplicates) is recorded as permanent and not sent again', async () => {

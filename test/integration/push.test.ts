@@ -175,6 +175,31 @@ describe('push to convio', () => {
     expect(await push(NAME)).toMatchObject({ selected: 0, requests: 0 });
   });
 
+  it('a member Convio cannot take (no e-mail, no cons_id, no link) is skipped up front with the reason, and not tried again', async () => {
+    await importCsv(db, config, 'member_id,first_name,last_name\nM-NOMAIL,Nomail,Person\n');
+    const plan: PlanEntry[] = [];
+    const dry = await push(NAME, { dryRun: true, onPlan: (e) => plan.push(e) });
+    expect(dry).toMatchObject({ selected: 1, skipped: 1, requests: 0 });
+    expect(plan).toEqual([expect.objectContaining({ member: 'M-NOMAIL', action: 'skip', reason: expect.stringMatching(/no e-mail/) })]);
+    const before = sim.requests.total;
+    const s = await push(NAME);
+    expect(s).toMatchObject({ selected: 1, skipped: 1, failed: 0, requests: 0 });
+    expect(s.skip_reasons).toEqual({ [plan[0].reason!]: 1 });
+    expect(sim.requests.total).toBe(before);
+    const [member] = await db.knex('members').where({ member_id: 'M-NOMAIL' });
+    expect(await db.knex('push_state').where({ connection: NAME, member_id: member.id }).first()).toMatchObject({ status: 'skipped', last_error: plan[0].reason });
+    expect(await db.knex('push_errors').where({ member_id: member.id })).toEqual([]);
+    // the next push does not try it again, and still says why it is not sent
+    const again = await push(NAME);
+    expect(again).toMatchObject({ selected: 0, unchanged: again.unchanged, held_skipped: 1, requests: 0 });
+    expect(again.skip_reasons).toEqual({ [plan[0].reason!]: 1 });
+    expect(sim.requests.total).toBe(before);
+    // once it has an e-mail, Convio adds it
+    await importCsv(db, config, 'member_id,email\nM-NOMAIL,nomail@example.org\n');
+    expect(await push(NAME)).toMatchObject({ selected: 1, created: 1, failed: 0 });
+    expect(cons('M-NOMAIL')).toHaveLength(1);
+  });
+
   it('--limit sends at most N members', async () => {
     await importCsv(db, config, peopleCsv(5, 400));
     const s = await push(NAME, { limit: 2 });

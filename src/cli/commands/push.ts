@@ -19,6 +19,15 @@ export function pushLine(s: PushSummary): string {
   return `${s.connection}: ${s.selected} selected: ${done}; ${s.unchanged} unchanged; ${s.requests} requests (${run})`;
 }
 
+/** One line per reason members were skipped (this push's and those held from before). */
+export function skipLines(s: PushSummary): string[] {
+  const lines = Object.entries(s.skip_reasons)
+    .sort((a, b) => b[1] - a[1])
+    .map(([reason, n]) => `  ${n} skipped: ${reason}`);
+  if (s.held_skipped > 0) lines.push(`  (${s.held_skipped} of those were skipped before and did not change: counted unchanged, not tried again)`);
+  return lines;
+}
+
 const show = (v: unknown): string => (v === null || v === undefined ? '∅' : JSON.stringify(v));
 
 export function planLines(e: PlanEntry): string[] {
@@ -88,7 +97,11 @@ Remote ids learned (Convio cons_id, IKANOW _id, Vocdoni id, ...) become links, s
 next push updates. A push cut short (Ctrl-C, a crash) and run again creates no
 duplicate: members without a link are found by the system's own lookup first.
 
-JSON summary: {"run_id","connection","selected","created","updated","unchanged","failed","requests","skipped"}
+Members a system cannot take (Convio: no e-mail and no cons_id; Vocdoni: no member_id;
+the community: no link) are skipped up front with the reason, listed in the plan and
+the summary, and not tried again until they change.
+
+JSON summary: {"run_id","connection","selected","created","updated","unchanged","failed","requests","skipped","skip_reasons"}
 (and "error" when the run failed)
 Failed members of a run: member-sync runs show <run_id>
 
@@ -115,10 +128,11 @@ Examples:
           pushConnection(name, { db: db.knex, config, log, dryRun: flags.dryRun, retryFailed: flags.retryFailed, limit: flags.limit, stop: ac.signal, onPlan }),
         );
         if (flags.json) {
-          const { run_id, connection, selected, created, updated, unchanged, failed, requests, skipped } = s;
-          printJson({ run_id, connection, selected, created, updated, unchanged, failed, requests, skipped, ...(s.error ? { error: s.error } : {}) });
+          const { run_id, connection, selected, created, updated, unchanged, failed, requests, skipped, skip_reasons } = s;
+          printJson({ run_id, connection, selected, created, updated, unchanged, failed, requests, skipped, skip_reasons, ...(s.error ? { error: s.error } : {}) });
         } else {
           print(pushLine(s));
+          for (const line of skipLines(s)) print(line);
           if (flags.plan) print(`  plan: ${flags.plan}`);
           if (s.failed > 0 && s.run_id) print(`  failed: member-sync runs show ${s.run_id}`);
           if (s.held_failed > 0) print(`  ${s.held_failed} failed before and did not change: not sent (--retry-failed sends them)`);

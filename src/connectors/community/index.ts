@@ -82,12 +82,12 @@ async function* pull(ctx: ConnectorContext, opts: PullOptions): AsyncGenerator<P
   }
 }
 
+const COMMUNITY_NO_USER = 'no community user_id: modify-user cannot add people to the community';
+
 async function push(ctx: ConnectorContext, item: PushItem): Promise<PushResult> {
   const o = optionsOf(ctx);
   const client = communityClient(ctx);
-  if (!item.remoteId) {
-    return { success: true, action: 'skipped', reason: 'no community user_id: modify-user cannot add people to the community', requests: 0 };
-  }
+  if (!item.remoteId) return { success: true, action: 'skipped', reason: COMMUNITY_NO_USER, requests: 0 };
   const counter = { requests: 0 };
   try {
     await modifyUser(
@@ -112,6 +112,7 @@ export const communityConnector: Connector<CommunityOptions> = {
     await getCommunityInformation(communityClient(ctx), o.communityShortName, { signal: ctx.signal });
   },
   pull,
-  toRemote: (member, options) => toCommunityUser(member, options) as Record<string, unknown>,
+  // modify-user needs the user_id: a member with no link is skipped up front, visible in plans
+  toRemote: (member, options, remote) => (remote?.remoteId ? (toCommunityUser(member, options) as Record<string, unknown>) : { skip: COMMUNITY_NO_USER }),
   push,
 };

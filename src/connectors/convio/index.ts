@@ -22,7 +22,9 @@
  *
  * Push: `update`, looked up by cons_id (the link's remote id, else the member's cons_id),
  * else member_id, else primary_email; on "not found" (16) and createMissing,
- * `createOrUpdate` by member_id/primary_email. Per-member failures are returned, not thrown.
+ * `createOrUpdate` by member_id/primary_email. A member with no cons_id, no link and no
+ * e-mail is skipped up front (`toRemote`): Convio could neither find it for sure nor add
+ * it. Per-member failures are returned, not thrown.
  */
 import { z } from 'zod';
 import { UpstreamError } from '../../errors.js';
@@ -99,9 +101,15 @@ async function* pull(ctx: ConnectorContext, opts: PullOptions): AsyncGenerator<P
   }
 }
 
-function toRemote(member: Member, options: ConvioOptions): Record<string, unknown> | { skip: string } {
+/** Why Convio cannot take a member, when it cannot: decided before any request. */
+export const CONVIO_NO_EMAIL = 'no e-mail: Convio adds constituents only with a primary_email, and no cons_id or Convio link says which one to update';
+
+function toRemote(member: Member, options: ConvioOptions, remote?: { remoteId?: string }): Record<string, unknown> | { skip: string } {
   const form = memberToConvio(member, { groupIds: options.groupIds });
-  if (!member.cons_id && !form.member_id && !form.primary_email) return { skip: 'no cons_id, member_id or email to find the constituent by' };
+  // without a cons_id Convio finds people by member_id or e-mail, and adds them only with
+  // an e-mail (code 10, a 403): a member with neither a cons_id nor an e-mail is refused
+  // every time, so it is skipped up front and shown with this reason in plans and summaries
+  if (!member.cons_id && !remote?.remoteId && !form.primary_email) return { skip: CONVIO_NO_EMAIL };
   return form;
 }
 
