@@ -141,7 +141,8 @@ export type ConflictReason =
 export type MatchRule = 'link' | 'cons_id' | 'member_id' | 'email' | 'new';
 
 export type RunKind = 'import' | 'pull' | 'push' | 'migrate' | 'revert';
-export type RunStatus = 'running' | 'succeeded' | 'failed';
+/** `interrupted`: stopped on request after a committed batch; running it again continues. */
+export type RunStatus = 'running' | 'succeeded' | 'failed' | 'interrupted';
 
 export interface RunCounts {
   rows: number;

@@ -7,6 +7,7 @@
  *   columns: { "E-mail": email, "Member No": member_id, "Ref": external_id }
  *   values: { sex: { H: male, M: female } }
  */
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
@@ -95,6 +96,37 @@ const BUILTIN: Record<string, () => Mapping> = {
 };
 
 export const BUILTIN_MAPPINGS = Object.keys(BUILTIN);
+
+/**
+ * With no mapping asked for: the built-in mapping that recognizes the most of the file's
+ * headers, among those that find an identity column in them; `canonical` on a tie or
+ * when none does (its error then names the headers it wants).
+ */
+export function detectMapping(headers: string[], hasConnection: boolean): Mapping {
+  const keys = headers.map((h) => h.trim().toLowerCase()).filter((h) => h !== '');
+  let best = BUILTIN.canonical();
+  let bestScore = -1;
+  for (const name of BUILTIN_MAPPINGS) {
+    const m = BUILTIN[name]();
+    const fields = keys.map((k) => m.columns.get(k));
+    if (!fields.some((f) => f !== undefined && IDENTITY.has(f) && (f !== 'external_id' || hasConnection))) continue;
+    const score = fields.filter((f) => f !== undefined).length;
+    // canonical comes first: another mapping must recognize strictly more
+    if (score > bestScore) [best, bestScore] = [m, score];
+  }
+  return best;
+}
+
+/** What a mapping does, as a short stable string: part of the key an imported file is remembered by. */
+export function mappingDigest(m: Mapping): string {
+  const text = JSON.stringify([[...m.columns.entries()].sort(), Object.entries(m.values).sort()]);
+  return createHash('sha256').update(text).digest('hex').slice(0, 12);
+}
+
+/** The headers of a plan whose values go to `other` (no field in the mapping). */
+export function otherColumns(plan: HeaderPlan): string[] {
+  return plan.headers.filter((h, i) => plan.fields[i] === undefined && h !== '');
+}
 
 const fieldNames = [...CANONICAL_COLUMNS, 'external_id', 'ignore'] as unknown as [string, ...string[]];
 const fileSchema = z

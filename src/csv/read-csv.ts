@@ -1,6 +1,6 @@
 /**
  * Streams a CSV file as batches of mapped records. Encoding: UTF-8 with or without BOM,
- * UTF-16 LE/BE by BOM, or Latin-1 when asked. Delimiter `,` `;` or tab, detected from the
+ * UTF-16 LE/BE by BOM, or what was asked for (windows-1252, latin1, utf16le). Delimiter `,` `;` or tab, detected from the
  * header line. Ragged rows and rows the parser cannot read become rejects with their
  * line number; every data row comes out as exactly one item.
  *
@@ -14,6 +14,7 @@ import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { parse, type CsvError, type Options as ParseOptions } from 'csv-parse';
+import { parse as parseSync } from 'csv-parse/sync';
 import iconv from 'iconv-lite';
 import { InputError } from '../errors.js';
 import type { InputBatch, InputItem } from '../pipeline/ingest.js';
@@ -27,17 +28,41 @@ export const MAX_FIELD_CHARS = 65_536;
 export const RAW_CELL_CHARS = 4096;
 export const RAW_ROW_CHARS = 65_536;
 
-export type FileEncoding = 'utf8' | 'utf16le' | 'utf16be' | 'latin1';
+/** What `--encoding` accepts: the encoding of a file without a BOM. */
+export const INPUT_ENCODINGS = ['utf8', 'windows-1252', 'latin1', 'utf16le'] as const;
+export type InputEncoding = (typeof INPUT_ENCODINGS)[number];
+export type FileEncoding = InputEncoding | 'utf16be';
+
+const ENCODING_ALIASES: Record<string, InputEncoding> = {
+  'utf-8': 'utf8',
+  cp1252: 'windows-1252',
+  win1252: 'windows-1252',
+  'iso-8859-1': 'latin1',
+  'iso8859-1': 'latin1',
+  'utf-16le': 'utf16le',
+};
+
+/** An `--encoding` value (case-insensitive, common aliases too), or an error naming the allowed ones. */
+export function parseEncoding(given: string): InputEncoding {
+  const k = given.trim().toLowerCase();
+  const e = (INPUT_ENCODINGS as readonly string[]).includes(k) ? (k as InputEncoding) : ENCODING_ALIASES[k];
+  if (!e) throw new InputError(`--encoding: expected one of ${INPUT_ENCODINGS.join(', ')}, got '${given}'`);
+  return e;
+}
+
+const LABEL: Record<FileEncoding, string> = { utf8: 'UTF-8', 'windows-1252': 'windows-1252', latin1: 'Latin-1', utf16le: 'UTF-16', utf16be: 'UTF-16' };
 
 export interface ReadCsvOptions {
   mapping: Mapping;
   batchSize: number;
-  encoding?: 'latin1' | 'utf8';
+  encoding?: InputEncoding;
   hasConnection: boolean;
+  /** told once, when the header line is read */
+  onHeaders?(plan: HeaderPlan): void;
 }
 
 /** The encoding and how many BOM bytes to skip. */
-export async function sniffEncoding(file: string, requested?: 'latin1' | 'utf8'): Promise<{ encoding: FileEncoding; skip: number }> {
+export async function sniffEncoding(file: string, requested?: InputEncoding): Promise<{ encoding: FileEncoding; skip: number }> {
   const fh = await open(file, 'r');
   try {
     const buf = Buffer.alloc(4);
@@ -65,9 +90,36 @@ export function detectDelimiter(headerLine: string): string {
   return best;
 }
 
+/**
+ * The header line's cells, read ahead of the import (to choose a mapping and to know what
+ * the file holds before a run is made): the first line of the first MiB, split as the
+ * reader would. Empty when there is none to read; the import then says why.
+ */
+export async function readHeader(file: string, requested?: InputEncoding): Promise<string[]> {
+  const { encoding, skip } = await sniffEncoding(file, requested);
+  const fh = await open(file, 'r');
+  let text: string;
+  try {
+    const buf = Buffer.alloc(1024 * 1024);
+    const { bytesRead } = await fh.read(buf, 0, buf.length, skip);
+    const bytes = buf.subarray(0, bytesRead);
+    text = encoding === 'utf8' ? new TextDecoder('utf-8').decode(bytes) : iconv.decode(bytes, encoding);
+  } finally {
+    await fh.close();
+  }
+  const line = text.split(/\r?\n|\r/, 1)[0];
+  if (!line) return [];
+  try {
+    const rows = parseSync(line, { delimiter: detectDelimiter(line), relax_quotes: true, relax_column_count: true, bom: true }) as string[][];
+    return rows[0] ?? [];
+  } catch {
+    return [];
+  }
+}
+
 async function* decodedChunks(file: string, encoding: FileEncoding, skip: number, onBytes: (n: number) => void): AsyncGenerator<string> {
   const stream = createReadStream(file, { start: skip, highWaterMark: 256 * 1024 });
-  const decoder = encoding === 'utf8' ? undefined : iconv.getDecoder(encoding === 'latin1' ? 'latin1' : encoding);
+  const decoder = encoding === 'utf8' ? undefined : iconv.getDecoder(encoding);
   const utf8 = new TextDecoder('utf-8');
   for await (const chunk of stream as AsyncIterable<Buffer>) {
     onBytes(chunk.length);
@@ -108,8 +160,8 @@ function cellProblem(row: string[], plan: HeaderPlan, encoding: FileEncoding): s
     if (v.includes('\u0000')) return `${name(i)} contains a NUL byte`;
     // the decoder put U+FFFD where the bytes were not valid in the file's encoding
     if (encoding !== 'latin1' && v.includes('\uFFFD')) {
-      const hint = encoding === 'utf8' ? ' (if the file is Latin-1, import it with --encoding latin1)' : '';
-      return `${name(i)} is not valid ${encoding === 'utf8' ? 'UTF-8' : 'UTF-16'} text${hint}`;
+      const hint = encoding === 'utf8' ? ' (a file saved by Excel on Windows is usually windows-1252: import it with --encoding windows-1252; ISO-8859-1: --encoding latin1)' : '';
+      return `${name(i)} is not valid ${LABEL[encoding]} text${hint}`;
     }
   }
   return undefined;
@@ -195,7 +247,7 @@ export async function readCsv(file: string, size: number, opts: ReadCsvOptions):
   }
   if (head.trim() === '') throw new InputError(`${file}: the file is empty (no header line)`);
   if (looksBinary(head)) {
-    throw new InputError(`${file}: not a CSV text file (binary data near the start; a text file in another encoding needs --encoding latin1 or a UTF-16 BOM)`);
+    throw new InputError(`${file}: not a CSV text file (binary data near the start; a text file in another encoding needs --encoding ${INPUT_ENCODINGS.filter((e) => e !== encoding).join(', ')} or a BOM)`);
   }
   const firstLine = head.split(/\r?\n/, 1)[0];
   const delimiter = detectDelimiter(firstLine.slice(0, 1_000_000));
@@ -265,6 +317,7 @@ export async function readCsv(file: string, size: number, opts: ReadCsvOptions):
       if (!plan) {
         headerProblem(line);
         plan = planHeaders(record, opts.mapping, opts.hasConnection);
+        opts.onHeaders?.(plan);
         continue;
       }
       flushSkipped();

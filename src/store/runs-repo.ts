@@ -1,4 +1,9 @@
-/** Runs: one execution of import, pull, push, migrate or revert, with its counts. */
+/**
+ * Runs: one execution of import, pull, push, migrate or revert, with its counts. Status:
+ * `running`, then `succeeded`, `failed` (with the error), or `interrupted` (stopped on
+ * request — Ctrl-C — after a committed batch: its counts are what was committed, and the
+ * same command run again continues).
+ */
 import { statSync } from 'node:fs';
 import os from 'node:os';
 import type { Knex } from 'knex';
@@ -62,6 +67,11 @@ export async function finishRun(
       error: extra.error ?? null,
       ...(extra.details ? { details: db.raw('details || ?::jsonb', [JSON.stringify(extra.details)]) } : {}),
     });
+}
+
+/** The run stopped on request after the batch in hand; `note` says how to continue. */
+export async function interruptRun(db: Knex, runId: number, note: string): Promise<void> {
+  await finishRun(db, runId, 'interrupted', { error: note });
 }
 
 export async function getRun(db: Knex, runId: number): Promise<RunRow | undefined> {

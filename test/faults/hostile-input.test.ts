@@ -144,7 +144,7 @@ describe('hostile and broken CSV input', () => {
     const bytes = Buffer.concat([Buffer.from('email,first_name\nutf@x.org,Jos'), Buffer.from([0xe9]), Buffer.from('\nutf2@x.org,Bob\n')]);
     const s = await importOk(bytes);
     expect(s).toMatchObject({ rows: 2, created: 1, rejected: 1 });
-    expect(s.rejects[0]).toMatchObject({ line: 2, reason: "column 'first_name' is not valid UTF-8 text (if the file is Latin-1, import it with --encoding latin1)" });
+    expect(s.rejects[0]).toMatchObject({ line: 2, reason: "column 'first_name' is not valid UTF-8 text (a file saved by Excel on Windows is usually windows-1252: import it with --encoding windows-1252; ISO-8859-1: --encoding latin1)" });
     const again = await importOk(Buffer.concat([bytes, Buffer.from('\n')]), { encoding: 'latin1' });
     expect(again).toMatchObject({ rows: 2, rejected: 0 });
     expect((await db.knex('members').where({ email: 'utf@x.org' }).first()).first_name).toBe('José');

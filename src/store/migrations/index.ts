@@ -8,6 +8,7 @@ import * as m002 from './002-push-payload.js';
 import * as m003 from './003-compact-provenance.js';
 import * as m004 from './004-link-lookup-index.js';
 import * as m005 from './005-seen-rows.js';
+import * as m007 from './007-import-options.js';
 
 const MIGRATIONS: Record<string, Knex.Migration> = {
   '001-initial': m001,
@@ -15,6 +16,7 @@ const MIGRATIONS: Record<string, Knex.Migration> = {
   '003-compact-provenance': m003,
   '004-link-lookup-index': m004,
   '005-seen-rows': m005,
+  '007-import-options': m007,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {
