@@ -111,6 +111,8 @@ export interface RecordRef {
   externalId?: string;
   /** record number in a pulled stream (1-based) */
   index?: number;
+  /** when the record last changed at its source, if the source says (ISO 8601) */
+  changedAt?: string;
 }
 
 /** A source record mapped to canonical names; values still raw strings. */
@@ -140,7 +142,7 @@ export type ConflictReason =
 /** Which identity rule matched a record to a member. */
 export type MatchRule = 'link' | 'cons_id' | 'member_id' | 'email' | 'new';
 
-export type RunKind = 'import' | 'pull' | 'push' | 'migrate' | 'revert';
+export type RunKind = 'import' | 'pull' | 'push' | 'migrate' | 'revert' | 'split';
 /** `interrupted`: stopped on request after a committed batch; running it again continues. */
 export type RunStatus = 'running' | 'succeeded' | 'failed' | 'interrupted';
 

@@ -1,10 +1,16 @@
 /**
  * Decides one batch of records in input order against a WorkingSet: each record sees
- * the members earlier records created or changed. Pure: returns what to write.
+ * the members and source records earlier records created or changed. Pure: returns what
+ * to write.
+ *
+ * A record is applied to its source record (values over the ones held, each change
+ * stamped), and the member is computed again from all its source records (survivorship).
  */
 import type { ConflictReason, MatchRule, Member, NormalizedRecord, RecordRef, RunCounts } from '../types.js';
 import { decideMatch } from './match.js';
-import { createMember, mergeRecord, type FieldChange, type MergeContext } from './merge.js';
+import { diffMembers, keyClash, type FieldChange } from './merge.js';
+import { applyToSource, srKey, type SourceRecord, type Stamps } from './source-record.js';
+import { computeMember, type TrustOf } from './survivorship.js';
 import type { WorkingSet } from './working-set.js';
 
 export interface ChangeEntry {
@@ -36,132 +42,161 @@ export interface RejectEntry {
   raw: Record<string, unknown>;
 }
 
+/** A source record the batch wrote, with what the store held before the batch (none: new). */
+export interface SourceWrite {
+  sr: SourceRecord;
+  before?: SourceRecord;
+}
+
 export interface BatchOutcome {
   created: Map<string, Member>;
   updated: Map<string, Member>;
   links: LinkEntry[];
+  /** by srKey(source, key) */
+  sources: Map<string, SourceWrite>;
+  /** source keys sent again unchanged: only their last-seen run moves */
+  seen: string[];
   changes: ChangeEntry[];
   conflicts: ConflictEntry[];
   rejects: RejectEntry[];
   counts: Omit<RunCounts, 'rows'>;
-  /**
-   * Records (by fingerprint) that the batch's final state has absorbed: each matched or
-   * created one member, carries an identity key and every one it carries is that member's, and no later
-   * record of the batch changed the member. Applied again to that member while it is
-   * unchanged, such a record changes nothing (only with `ctx.settle`).
-   */
-  settled: { fp: string; memberId: string }[];
 }
 
-export interface DecideContext extends MergeContext {
+export interface DecideContext {
+  /** who sends the records: a connection name or `file:<name>` */
+  source: string;
+  /** the connection whose external ids make links */
   connection?: string;
+  runId: number;
+  trustOf: TrustOf;
+  allowDuplicateEmails: boolean;
   newId(): string;
-  /** report `settled` records (those with a fingerprint) */
-  settle?: boolean;
+  stamps: Stamps;
 }
 
 /**
- * A record to decide (`fp`: its fingerprint, for `settled`); a record that a fingerprint
- * says the member `seen` already absorbed, unchanged since — it counts as unchanged
- * without being decided; or a record rejected before this stage.
+ * A record to decide, with its key at its source and the fingerprint of its input; a
+ * record whose source record holds that fingerprint already (`seen`: its srKey) — it
+ * counts as unchanged without being decided; or a record rejected before this stage.
  */
 export type BatchItem =
-  | { ok: true; record: NormalizedRecord; fp?: string; seen?: undefined }
+  | { ok: true; record: NormalizedRecord; key: string; fp: string; seen?: undefined }
   | { ok: true; seen: string; record?: undefined }
   | { ok: false; ref: RecordRef; reason: string; raw: Record<string, unknown> };
 
-export function decideBatch(items: BatchItem[], set: WorkingSet, ctx: DecideContext): BatchOutcome {
-  const out: BatchOutcome = {
+export function emptyOutcome(): BatchOutcome {
+  return {
     created: new Map(),
     updated: new Map(),
     links: [],
+    sources: new Map(),
+    seen: [],
     changes: [],
     conflicts: [],
     rejects: [],
     counts: { created: 0, updated: 0, unchanged: 0, conflicts: 0, rejected: 0 },
-    settled: [],
   };
-  // for `settled`: the records that reached a member, and the last record that changed each
-  const reached: { index: number; fp: string; memberId: string; record: NormalizedRecord }[] = [];
-  const lastChange = new Map<string, number>();
-  let index = -1;
-  const conflict = (record: NormalizedRecord, reason: ConflictReason, candidates: string[]) => {
-    out.conflicts.push({ reason, candidates, ref: record.ref, record: { values: record.values, raw: record.raw } });
-    out.counts.conflicts++;
-  };
+}
+
+export function decideBatch(items: BatchItem[], set: WorkingSet, ctx: DecideContext): BatchOutcome {
+  const out = emptyOutcome();
   for (const item of items) {
-    index++;
     if (!item.ok) {
       out.rejects.push({ ref: item.ref, reason: item.reason, raw: item.raw });
       out.counts.rejected++;
-      continue;
-    }
-    if (item.seen !== undefined) {
+    } else if (item.seen !== undefined) {
+      out.seen.push(item.seen);
       out.counts.unchanged++;
-      continue;
+    } else {
+      decideOne(item.record, item.key, item.fp, set, ctx, out);
     }
-    const record = item.record;
-    const settle = ctx.settle && item.fp !== undefined;
-    const externalId = ctx.connection ? record.ref.externalId : undefined;
-    const decision = decideMatch(record, set, { connection: ctx.connection, allowDuplicateEmails: ctx.allowDuplicateEmails });
-    if (decision.type === 'conflict') {
-      conflict(record, decision.reason, decision.candidates);
-      continue;
-    }
-    if (decision.type === 'new') {
-      const member = createMember(ctx.newId(), record, ctx);
-      set.add(member);
-      out.created.set(member.id, member);
-      out.counts.created++;
-      if (settle) {
-        lastChange.set(member.id, index);
-        reached.push({ index, fp: item.fp!, memberId: member.id, record });
-      }
-      // The creation is one entry; the initial values are the member row as that run left
-      // it (its later changes carry their old values), so no snapshot is copied here.
-      out.changes.push({ memberId: member.id, rule: 'new', ref: record.ref, field: '_created', old: null, new: null });
-      if (externalId && ctx.connection) {
-        set.addLink(ctx.connection, externalId, member.id);
-        out.links.push({ connection: ctx.connection, externalId, memberId: member.id, rule: 'new' });
-      }
-      continue;
-    }
-    const merged = mergeRecord(decision.member, record, set, ctx);
-    if (merged.type === 'conflict') {
-      conflict(record, merged.reason, merged.candidates);
-      continue;
-    }
-    const gainsLink = Boolean(externalId && ctx.connection && decision.rule !== 'link');
-    if (gainsLink && externalId && ctx.connection) {
-      set.addLink(ctx.connection, externalId, merged.member.id);
-      out.links.push({ connection: ctx.connection, externalId, memberId: merged.member.id, rule: decision.rule });
-    }
-    if (settle) {
-      if (merged.changes.length > 0) lastChange.set(merged.member.id, index);
-      reached.push({ index, fp: item.fp!, memberId: merged.member.id, record });
-    }
-    if (merged.changes.length === 0 && !gainsLink) {
-      out.counts.unchanged++;
-      continue;
-    }
-    out.counts.updated++;
-    if (merged.changes.length > 0) {
-      set.replace(merged.member);
-      if (out.created.has(merged.member.id)) out.created.set(merged.member.id, merged.member);
-      else out.updated.set(merged.member.id, merged.member);
-      for (const c of merged.changes) out.changes.push(changeEntry(merged.member.id, decision.rule, record.ref, c));
-    }
-  }
-  for (const r of reached) {
-    if ((lastChange.get(r.memberId) ?? -1) > r.index) continue;
-    const m = set.members.get(r.memberId);
-    const v = r.record.values;
-    // a record without an identity key makes a new member every time: never settled
-    if (!v.cons_id && !v.member_id && !v.email) continue;
-    if (!m || (v.cons_id && v.cons_id !== m.cons_id) || (v.member_id && v.member_id !== m.member_id) || (v.email && v.email !== m.email)) continue;
-    out.settled.push({ fp: r.fp, memberId: r.memberId });
   }
   return out;
+}
+
+function conflict(out: BatchOutcome, record: NormalizedRecord, reason: ConflictReason, candidates: string[]): void {
+  out.conflicts.push({ reason, candidates, ref: record.ref, record: { values: record.values, raw: record.raw } });
+  out.counts.conflicts++;
+}
+
+function writeSource(out: BatchOutcome, set: WorkingSet, sr: SourceRecord, before: SourceRecord | undefined): void {
+  const k = srKey(sr.source, sr.key);
+  const prior = out.sources.get(k);
+  out.sources.set(k, { sr, before: prior ? prior.before : before });
+  set.putSource(sr);
+}
+
+function decideOne(record: NormalizedRecord, key: string, fp: string, set: WorkingSet, ctx: DecideContext, out: BatchOutcome): void {
+  const externalId = ctx.connection ? record.ref.externalId : undefined;
+  const decision = decideMatch(record, set, {
+    connection: ctx.connection,
+    source: ctx.source,
+    sourceKey: key,
+    allowDuplicateEmails: ctx.allowDuplicateEmails,
+  });
+  if (decision.type === 'conflict') return conflict(out, record, decision.reason, decision.candidates);
+  const existing = set.bySource(ctx.source, key);
+  const stamp = ctx.stamps.next(record.ref.changedAt);
+  if (decision.type === 'new') {
+    const id = ctx.newId();
+    const applied = applyToSource(undefined, record, stamp);
+    const sr: SourceRecord = { source: ctx.source, key, memberId: id, values: applied.values, stamps: applied.stamps, hash: fp, firstRunId: ctx.runId, lastRunId: ctx.runId };
+    const member = computeMember({ id, created_run_id: ctx.runId }, [sr], ctx.trustOf);
+    set.add(member);
+    writeSource(out, set, sr, undefined);
+    out.created.set(id, member);
+    out.counts.created++;
+    // The creation is one entry; the initial values are the member row as that run left
+    // it (its later changes carry their old values), so no snapshot is copied here.
+    out.changes.push({ memberId: id, rule: 'new', ref: record.ref, field: '_created', old: null, new: null });
+    if (externalId && ctx.connection) {
+      set.addLink(ctx.connection, externalId, id);
+      out.links.push({ connection: ctx.connection, externalId, memberId: id, rule: 'new' });
+    }
+    return;
+  }
+  const member = decision.member;
+  const applied = applyToSource(existing?.memberId === member.id ? existing : undefined, record, stamp);
+  const gainsLink = Boolean(externalId && ctx.connection && !set.byLink(ctx.connection, externalId));
+  if (existing && existing.memberId === member.id && !applied.changed) {
+    // the same values as the source sent before: nothing changes but what it last sent
+    if (existing.hash !== fp) writeSource(out, set, { ...existing, hash: fp, lastRunId: ctx.runId }, existing);
+    else out.seen.push(srKey(existing.source, existing.key));
+    if (gainsLink) addLink(out, set, ctx, externalId!, member.id, decision.rule);
+    out.counts[gainsLink ? 'updated' : 'unchanged']++;
+    return;
+  }
+  const sr: SourceRecord = {
+    ...(existing ?? { source: ctx.source, key, firstRunId: ctx.runId }),
+    memberId: member.id,
+    values: applied.values,
+    stamps: applied.stamps,
+    hash: fp,
+    lastRunId: ctx.runId,
+  };
+  const others = set.sourceRecordsOf(member.id).filter((x) => !(x.source === sr.source && x.key === sr.key));
+  const next = computeMember(member, [...others, sr], ctx.trustOf);
+  const clash = keyClash(member, next, set, ctx.allowDuplicateEmails);
+  if (clash) return conflict(out, record, clash.reason, clash.candidates);
+  writeSource(out, set, sr, existing);
+  const changes = diffMembers(member, next);
+  if (gainsLink) addLink(out, set, ctx, externalId!, member.id, decision.rule);
+  if (changes.length === 0 && !gainsLink) {
+    out.counts.unchanged++;
+    return;
+  }
+  out.counts.updated++;
+  if (changes.length > 0) {
+    set.replace(next);
+    if (out.created.has(next.id)) out.created.set(next.id, next);
+    else out.updated.set(next.id, next);
+    for (const c of changes) out.changes.push(changeEntry(next.id, decision.rule, record.ref, c));
+  }
+}
+
+function addLink(out: BatchOutcome, set: WorkingSet, ctx: DecideContext, externalId: string, memberId: string, rule: MatchRule): void {
+  set.addLink(ctx.connection!, externalId, memberId);
+  out.links.push({ connection: ctx.connection!, externalId, memberId, rule });
 }
 
 function changeEntry(memberId: string, rule: MatchRule, ref: RecordRef, c: FieldChange): ChangeEntry {

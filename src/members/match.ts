@@ -13,20 +13,26 @@ export type MatchDecision =
 export interface MatchContext {
   /** the connection the record came from, for rule 0 (links) */
   connection?: string;
+  /** the record's source and its key there, for rule 0 (the source record) */
+  source?: string;
+  sourceKey?: string;
   allowDuplicateEmails: boolean;
 }
 
 export function decideMatch(record: NormalizedRecord, set: WorkingSet, ctx: MatchContext): MatchDecision {
   const v = record.values;
-  // Rule 0: the record's own external id, already linked.
-  if (ctx.connection && record.ref.externalId) {
-    const linked = set.byLink(ctx.connection, record.ref.externalId);
-    if (linked) return { type: 'match', member: linked, rule: 'link' };
-  }
   let candidate: Member | undefined;
-  let rule: 'cons_id' | 'member_id' | 'email' | undefined;
+  let rule: Exclude<MatchRule, 'new'> | undefined;
+  // Rule 0: the record's source has sent it before (its source record), or its external id
+  // is linked (a link a push learned has no source record).
+  if (ctx.source && ctx.sourceKey) {
+    const sr = set.bySource(ctx.source, ctx.sourceKey);
+    candidate = sr ? set.members.get(sr.memberId) : undefined;
+  }
+  if (!candidate && ctx.connection && record.ref.externalId) candidate = set.byLink(ctx.connection, record.ref.externalId);
+  if (candidate) rule = 'link';
   // Rule 1: cons_id. A cons_id that matches nothing falls through to member_id.
-  if (v.cons_id) {
+  if (!candidate && v.cons_id) {
     candidate = set.byConsId(v.cons_id);
     if (candidate) rule = 'cons_id';
   }
@@ -48,7 +54,8 @@ export function decideMatch(record: NormalizedRecord, set: WorkingSet, ctx: Matc
   }
   // Rule 5: nobody.
   if (!candidate || !rule) return { type: 'new' };
-  // Rule 4: the guard. Keys both sides carry must agree.
+  // Rule 4: the guard, whichever rule found the candidate. Keys both sides carry must agree:
+  // an identity key is filled when empty, never silently replaced.
   if (v.cons_id && candidate.cons_id && v.cons_id !== candidate.cons_id) {
     return { type: 'conflict', reason: 'cons_id_mismatch', candidates: [candidate.id] };
   }

@@ -17,6 +17,8 @@ import {
 
 export interface NormalizeOptions {
   defaultCountry: string;
+  /** the record comes from a connection, whose external id is a key (rule 0); a file's is not */
+  connection?: boolean;
 }
 
 export type NormalizeResult = { ok: true; record: NormalizedRecord } | { ok: false; reason: string };
@@ -166,8 +168,13 @@ export function normalizeRecord(input: InputRecord, opts: NormalizeOptions): Nor
     }
     if (Object.keys(other).length > 0) values.other = other;
   }
-  if (!values.cons_id && !values.member_id && !values.email && !input.ref.externalId) {
-    return { ok: false, reason: 'no identity key: the record has no cons_id, member_id, email nor external id' };
+  if (!values.cons_id && !values.member_id && !values.email && !(opts.connection && input.ref.externalId)) {
+    return {
+      ok: false,
+      reason: opts.connection
+        ? 'no_identity_key: the record has no cons_id, member_id, email nor external id'
+        : 'no_identity_key: the record has no cons_id, member_id nor email (an external id counts only when imported for a connection, with --connection)',
+    };
   }
   return { ok: true, record: { ref: input.ref, values, raw: input.raw } };
 }

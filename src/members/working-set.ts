@@ -4,6 +4,7 @@
  * pipeline fills it from the store (one query per key kind) and writes back what changed.
  */
 import type { Member } from '../types.js';
+import { srKey, type SourceRecord } from './source-record.js';
 
 export class WorkingSet {
   readonly members = new Map<string, Member>();
@@ -11,6 +12,8 @@ export class WorkingSet {
   private readonly memberIds = new Map<string, string>();
   private readonly emails = new Map<string, Set<string>>();
   private readonly links = new Map<string, string>();
+  private readonly sources = new Map<string, SourceRecord>();
+  private readonly sourcesOf = new Map<string, SourceRecord[]>();
 
   static linkKey(connection: string, externalId: string): string {
     return `${connection}\u0000${externalId}`;
@@ -25,6 +28,44 @@ export class WorkingSet {
 
   addLink(connection: string, externalId: string, memberId: string): void {
     this.links.set(WorkingSet.linkKey(connection, externalId), memberId);
+  }
+
+  /** A source record loaded from the store or written by a record of the batch (replaces the one with its key). */
+  putSource(sr: SourceRecord): void {
+    const k = srKey(sr.source, sr.key);
+    const prev = this.sources.get(k);
+    if (prev) {
+      const list = this.sourcesOf.get(prev.memberId);
+      if (list) this.sourcesOf.set(prev.memberId, list.filter((x) => x !== prev));
+    }
+    this.sources.set(k, sr);
+    const list = this.sourcesOf.get(sr.memberId) ?? [];
+    this.sourcesOf.set(sr.memberId, [...list, sr]);
+  }
+
+  /** Add a stored source record unless the set holds its key already. */
+  addSource(sr: SourceRecord): void {
+    if (!this.sources.has(srKey(sr.source, sr.key))) this.putSource(sr);
+  }
+
+  bySource(source: string, key: string): SourceRecord | undefined {
+    return this.sources.get(srKey(source, key));
+  }
+
+  sourceRecordsOf(memberId: string): readonly SourceRecord[] {
+    return this.sourcesOf.get(memberId) ?? [];
+  }
+
+  /** Every link the set knows: [connection, external id, member id]. */
+  *allLinks(): Generator<[string, string, string]> {
+    for (const [k, id] of this.links) {
+      const i = k.indexOf('\u0000');
+      yield [k.slice(0, i), k.slice(i + 1), id];
+    }
+  }
+
+  allSources(): IterableIterator<SourceRecord> {
+    return this.sources.values();
   }
 
   byLink(connection: string, externalId: string): Member | undefined {

@@ -1,8 +1,9 @@
 /**
  * The ingest stage shared by import and pull: batches of mapped records -> normalize ->
  * match -> merge -> store. Each batch is one transaction: one advisory lock (batches of
- * all processes are decided one at a time, so input order holds across them), one query
- * per key kind, one statement per table, the run's counts and the checkpoint.
+ * all processes are decided one at a time, so input order holds across them), a few
+ * queries to find the members and source records the batch reaches, one statement per
+ * table, the run's counts, the batch's ledger row and the checkpoint.
  */
 import crypto from 'node:crypto';
 import type { Knex } from 'knex';
@@ -10,13 +11,14 @@ import type { Config } from '../config/schema.js';
 import { isRetryable } from '../errors.js';
 import type { Logger } from '../log.js';
 import { decideBatch, type BatchItem, type BatchOutcome } from '../members/decide-batch.js';
-import type { WorkingSet } from '../members/working-set.js';
-import { normalizeRecord } from '../members/normalize.js';
+import { normalizeEmail, normalizeRecord } from '../members/normalize.js';
+import { sourceKeyOf, srKey, Stamps } from '../members/source-record.js';
 import { uuidv7 } from '../members/uuid7.js';
+import { WorkingSet } from '../members/working-set.js';
 import { keysOf, loadWorkingSet, takeIngestLock, writeOutcome } from '../store/members-repo.js';
 import { addRunCounts } from '../store/runs-repo.js';
-import { recordSeen, seenMembers } from '../store/seen-repo.js';
-import { emptyCounts, type InputRecord, type NormalizedRecord, type RecordRef, type RunCounts } from '../types.js';
+import { sourceHashes } from '../store/source-repo.js';
+import { emptyCounts, type InputRecord, type RecordRef, type RunCounts } from '../types.js';
 
 export type InputItem = InputRecord | { rejected: true; ref: RecordRef; reason: string; raw: Record<string, unknown> };
 
@@ -33,7 +35,7 @@ export interface IngestOptions {
   config: Readonly<Config>;
   log: Logger;
   runId: number;
-  /** who sets fields: a connection name or `file:<name>` */
+  /** who sends the records: a connection name or `file:<name>` */
   source: string;
   /** the connection whose external ids make links */
   connection?: string;
@@ -46,13 +48,12 @@ export function trustResolver(config: Readonly<Config>): (src: string) => number
 }
 
 /**
- * What shapes the decision on a record besides its values and the member it reaches:
- * normalization, matching and every trust rank. Part of each fingerprint, so that
- * changing one of them makes every record new again. Bump the version when the rules do.
+ * What shapes a record's canonical values besides its input: normalization. Part of each
+ * fingerprint, so that changing it makes every record new again. Bump the version when
+ * the normalization does.
  */
 function fingerprintSalt(config: Readonly<Config>): string {
-  const trust = Object.entries(config.connections).map(([name, c]) => [name, c.trust]);
-  return JSON.stringify({ v: 1, normalize: config.normalize, matching: config.matching, fileTrust: config.import.fileTrust, trust });
+  return JSON.stringify({ v: 2, normalize: config.normalize });
 }
 
 // crypto.hash (Node 20.12+) hashes a string in one call, about twice as fast as createHash
@@ -61,42 +62,38 @@ const sha256hex: (data: string) => string =
     ? (data) => crypto.hash('sha256', data, 'hex')
     : (data) => crypto.createHash('sha256').update(data).digest('hex');
 
-/** A record's fingerprint: a UUID-shaped digest of the salt and its mapped values. */
+/** A record's fingerprint: a digest of the salt and its mapped input. */
 function fingerprint(salt: string, item: InputRecord): string {
   const x = sha256hex(item.other ? `${salt}${JSON.stringify(item.values)}${JSON.stringify(item.other)}` : `${salt}${JSON.stringify(item.values)}`);
-  return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20, 32)}`;
+  return x.slice(0, 32);
+}
+
+/** The key a record will have at its source, read cheaply before it is normalized. */
+function quickKey(item: InputRecord, connection: string | undefined): string | undefined {
+  const v = item.values;
+  const email = v.email?.trim() ? normalizeEmail(v.email) : undefined;
+  return sourceKeyOf({ cons_id: v.cons_id?.trim(), member_id: v.member_id?.trim(), email }, connection ? item.ref.externalId : undefined);
 }
 
 /**
- * A batch item ready to be decided: a record with a fingerprint waits unnormalized until
- * the fingerprint is looked up (most records of a file imported again were seen and are
- * never normalized); the others are normalized while the batch before is written.
+ * A batch item ready to be decided: a record waits unnormalized until its source record's
+ * fingerprint is looked up (most records of a source read again are unchanged and are
+ * never normalized).
  */
-type Prepared = BatchItem | { ok: 'lazy'; input: InputRecord; fp: string };
+type Prepared = Exclude<BatchItem, { ok: true }> | { ok: 'lazy'; input: InputRecord; fp: string; key?: string };
 
-function normalizeItem(item: InputRecord, config: Readonly<Config>, fp?: string): BatchItem {
-  const r = normalizeRecord(item, { defaultCountry: config.normalize.defaultCountry });
-  if (!r.ok) return { ok: false, ref: item.ref, reason: r.reason, raw: item.raw };
-  return fp === undefined ? r : { ok: true, record: r.record, fp };
+function normalizeItem(p: { input: InputRecord; fp: string }, opts: IngestOptions): BatchItem {
+  const r = normalizeRecord(p.input, { defaultCountry: opts.config.normalize.defaultCountry, connection: Boolean(opts.connection) });
+  if (!r.ok) return { ok: false, ref: p.input.ref, reason: r.reason, raw: p.input.raw };
+  const key = sourceKeyOf(r.record.values, opts.connection ? r.record.ref.externalId : undefined)!;
+  return { ok: true, record: r.record, key, fp: p.fp };
 }
 
-function prepareItems(items: InputItem[], opts: IngestOptions, salt: string | undefined): Prepared[] {
+function prepareItems(items: InputItem[], opts: IngestOptions, salt: string): Prepared[] {
   return items.map((item): Prepared => {
     if ('rejected' in item) return { ok: false, ref: item.ref, reason: item.reason, raw: item.raw };
-    return salt === undefined ? normalizeItem(item, opts.config) : { ok: 'lazy', input: item, fp: fingerprint(salt, item) };
+    return { ok: 'lazy', input: item, fp: fingerprint(salt, item), key: quickKey(item, opts.connection) };
   });
-}
-
-/** Sources of the runs that set the fields of a batch's members, for the trust rule. */
-async function learnRunSources(trx: Knex | Knex.Transaction, set: WorkingSet, known: Map<number, string>): Promise<void> {
-  const want = new Set<number>();
-  for (const m of set.members.values()) {
-    if (m.created_run_id !== null && !known.has(m.created_run_id)) want.add(m.created_run_id);
-    for (const run of Object.values(m.provenance)) if (!known.has(run)) want.add(run);
-  }
-  if (want.size === 0) return;
-  const rows: { id: number; source: string | null }[] = await trx('runs').select('id', 'source').whereIn('id', [...want]);
-  for (const r of rows) known.set(Number(r.id), r.source ?? '');
 }
 
 /** A batch decided: what it counts and writes, and the working set it leaves. */
@@ -107,54 +104,53 @@ interface Decided {
   out: BatchOutcome;
 }
 
+// one clock for every ingest of this process, so that stamps only grow
+const stamps = new Stamps();
+
 /**
  * Decide a batch. Under the members lock, in the batch's transaction (`db` = trx); or
- * ahead of time, on another connection, as if `after` (the batch being written) had
- * committed: its working set overlays what the store says.
+ * ahead of time, on another connection, as if `after` (the batch being written, or what a
+ * dry run decided so far) had committed: its working set overlays what the store says.
  */
-async function decideIn(db: Knex | Knex.Transaction, prepared: Prepared[], opts: IngestOptions, runSources: Map<number, string>, after?: Decided): Promise<Decided> {
-  const settle = settles(opts);
-  // records an unchanged member already absorbed are not decided again...
-  const lazy = prepared.flatMap((p) => (p.ok === 'lazy' ? [p.fp] : []));
-  const seen = lazy.length > 0 ? await seenMembers(db, lazy) : new Map<string, string>();
-  // (a member the batch before changed has forgotten its rows)
-  if (after) for (const [fp, id] of seen) if (after.out.updated.has(id)) seen.delete(fp);
-  let items = prepared.map((p): BatchItem => {
-    if (p.ok !== 'lazy') return p;
-    return seen.has(p.fp) ? { ok: true, seen: seen.get(p.fp)! } : normalizeItem(p.input, opts.config, p.fp);
-  });
-  const records = items.flatMap((i) => (i.ok && i.record ? [i.record] : []));
-  const set = await loadWorkingSet(db, keysOf(records, opts.connection), after?.set);
-  // ...unless another record of the batch reaches their member: then order decides. Their
-  // keys are that member's, which is in the set already.
-  if (seen.size > 0) {
-    items = items.map((i, n) => {
-      if (!i.ok || i.seen === undefined || !set.members.has(i.seen)) return i;
-      const p = prepared[n] as { input: InputRecord; fp: string };
-      return normalizeItem(p.input, opts.config, p.fp);
-    });
+async function decideIn(db: Knex | Knex.Transaction, prepared: Prepared[], opts: IngestOptions, after?: WorkingSet): Promise<Decided> {
+  // a record whose source record holds its fingerprint changes nothing: it is not decided
+  const held = new Map<string, string>();
+  if (opts.config.import.seenRows) {
+    const keys = [...new Set(prepared.flatMap((p) => (p.ok === 'lazy' && p.key ? [p.key] : [])))];
+    for (const [k, v] of await sourceHashes(db, opts.source, keys)) held.set(k, v.hash);
+    if (after) for (const k of keys) {
+      const sr = after.bySource(opts.source, k);
+      if (sr) held.set(k, sr.hash);
+    }
   }
-  const trustOf = trustResolver(opts.config);
-  await learnRunSources(db, set, runSources);
+  // ...unless a record before it in the batch has the same key and is decided
+  const decided = new Set<string>();
+  const items = prepared.map((p): BatchItem => {
+    if (p.ok !== 'lazy') return p;
+    if (p.key !== undefined && !decided.has(p.key) && held.get(p.key) === p.fp) return { ok: true, seen: srKey(opts.source, p.key) };
+    const item = normalizeItem(p, opts);
+    if (item.ok && item.record) decided.add(item.key);
+    return item;
+  });
+  const records = items.flatMap((i) => (i.ok && i.record ? [{ record: i.record, key: i.key }] : []));
+  const set = await loadWorkingSet(db, keysOf(records, opts.source, opts.connection), after);
   const out = decideBatch(items, set, {
     source: opts.source,
-    sourceTrust: trustOf(opts.source),
-    trustOf,
-    sourceOfRun: (id) => runSources.get(id),
-    runId: opts.runId,
-    allowDuplicateEmails: opts.config.matching.allowDuplicateEmails,
     connection: opts.connection,
+    runId: opts.runId,
+    trustOf: trustResolver(opts.config),
+    allowDuplicateEmails: opts.config.matching.allowDuplicateEmails,
     newId: () => uuidv7(),
-    settle,
+    stamps,
   });
   return { rows: items.length, set, out };
 }
 
-/** Write a decided batch, its counts and its checkpoint. Call inside its transaction. */
-async function writeDecided(trx: Knex.Transaction, d: Decided, batch: InputBatch, opts: IngestOptions): Promise<RunCounts> {
+/** Write a decided batch, its counts, its ledger row and its checkpoint. Call inside its transaction. */
+async function writeDecided(trx: Knex.Transaction, d: Decided, batch: InputBatch, batchNo: number, opts: IngestOptions): Promise<RunCounts> {
   await writeOutcome(trx, d.out, opts.runId, opts.source);
-  await recordSeen(trx, d.out.settled);
   const counts: RunCounts = { rows: d.rows, ...d.out.counts };
+  await trx.raw(`insert into ingest_batches (run_id, batch_no, counts) values (?, ?, ?::jsonb)`, [opts.runId, batchNo, JSON.stringify(counts)]);
   await addRunCounts(trx, opts.runId, counts);
   if (batch.checkpoint) {
     await trx.raw(
@@ -166,12 +162,24 @@ async function writeDecided(trx: Knex.Transaction, d: Decided, batch: InputBatch
   return counts;
 }
 
-/**
- * Fingerprints are kept for file imports without a connection while e-mails are unique:
- * then a record's identity keys, all held by one unchanged member, can reach no one else.
- */
-function settles(opts: IngestOptions): boolean {
-  return opts.config.import.seenRows && !opts.connection && !opts.config.matching.allowDuplicateEmails;
+/** The counts of a batch the ledger says committed (its COMMIT's answer may have been lost). */
+async function committedBefore(db: Knex, runId: number, batchNo: number): Promise<RunCounts | undefined> {
+  const row = await db('ingest_batches').where({ run_id: runId, batch_no: batchNo }).first('counts');
+  return row ? (row.counts as RunCounts) : undefined;
+}
+
+/** What a dry run has decided so far, as a working set later batches are decided over. */
+function fold(acc: WorkingSet, d: Decided): void {
+  const touched = new Set<string>([...d.out.created.keys(), ...d.out.updated.keys()]);
+  for (const w of d.out.sources.values()) touched.add(w.sr.memberId);
+  for (const id of touched) {
+    const m = d.set.members.get(id);
+    if (!m) continue;
+    if (acc.members.has(id)) acc.replace(m);
+    else acc.add(m);
+    for (const sr of d.set.sourceRecordsOf(id)) acc.putSource(sr);
+  }
+  for (const l of d.out.links) acc.addLink(l.connection, l.externalId, l.memberId);
 }
 
 function add(total: RunCounts, c: RunCounts): void {
@@ -181,8 +189,7 @@ function add(total: RunCounts, c: RunCounts): void {
 /** Ingest every batch; returns the run's counts. rows = created+updated+unchanged+conflicts+rejected. */
 export async function ingest(batches: AsyncIterable<InputBatch>, opts: IngestOptions): Promise<RunCounts> {
   const total = emptyCounts();
-  const runSources = new Map<number, string>([[opts.runId, opts.source]]);
-  const salt = settles(opts) ? fingerprintSalt(opts.config) : undefined;
+  const salt = fingerprintSalt(opts.config);
   // One batch ahead: the next batch is read and prepared while this one is decided and
   // written. At most one waits, so memory stays bounded.
   const it = batches[Symbol.asyncIterator]();
@@ -191,9 +198,10 @@ export async function ingest(batches: AsyncIterable<InputBatch>, opts: IngestOpt
     return r.done ? undefined : [r.value, prepareItems(r.value.items, opts, salt)];
   };
   if (opts.dryRun) {
-    // A dry run decides everything in one transaction that is rolled back: later batches
-    // still see what earlier ones would have created.
-    const dryTrx = await opts.db.transaction();
+    // A dry run writes nothing and holds no lock: each batch is decided over the store as
+    // it is plus what the batches before would have done (held in memory: the members the
+    // dry run would create or change).
+    const acc = new WorkingSet();
     try {
       for (let next = read(); ; ) {
         const cur = await next;
@@ -203,11 +211,12 @@ export async function ingest(batches: AsyncIterable<InputBatch>, opts: IngestOpt
         next.catch(() => undefined);
         const [batch, items] = cur;
         if (batch.items.length === 0) continue;
-        add(total, await writeDecided(dryTrx, await decideIn(dryTrx, items, opts, runSources), batch, opts));
+        const d = await decideIn(opts.db, items, opts, acc);
+        fold(acc, d);
+        add(total, { rows: d.rows, ...d.out.counts });
         opts.onBatch?.(total, batch);
       }
     } finally {
-      await dryTrx.rollback().catch(() => undefined);
       await it.return?.();
     }
     return total;
@@ -218,6 +227,7 @@ export async function ingest(batches: AsyncIterable<InputBatch>, opts: IngestOpt
   type Ahead = { epoch: number; decided: Decided };
   let ahead: Ahead | undefined;
   const decidedAhead = { used: 0, redone: 0 };
+  let batchNo = 0;
   let next = read();
   try {
     for (;;) {
@@ -230,19 +240,22 @@ export async function ingest(batches: AsyncIterable<InputBatch>, opts: IngestOpt
         next = upcoming;
         continue;
       }
+      batchNo++;
       let counts: RunCounts | undefined;
       for (let attempt = 1; !counts; attempt++) {
         let trx: Knex.Transaction | undefined;
         let writing: Promise<RunCounts> | undefined;
         try {
+          // a batch whose COMMIT's answer was lost may have committed: the ledger says
+          if (attempt > 1 && (counts = await committedBefore(opts.db, opts.runId, batchNo))) break;
           trx = await opts.db.transaction();
           const tx = trx;
           const epoch = await takeIngestLock(trx);
           const useAhead = ahead !== undefined && ahead.epoch === epoch - 1;
           if (ahead) decidedAhead[useAhead ? 'used' : 'redone']++;
-          const decided = useAhead ? ahead!.decided : await decideIn(trx, prepared, opts, runSources);
+          const decided = useAhead ? ahead!.decided : await decideIn(trx, prepared, opts);
           ahead = undefined;
-          writing = writeDecided(tx, decided, batch, opts).then(async (c) => {
+          writing = writeDecided(tx, decided, batch, batchNo, opts).then(async (c) => {
             // knex's commit() resolves even when the COMMIT fails (a session lost between
             // statements); the transaction's own promise says whether it committed
             await tx.commit();
@@ -253,7 +266,7 @@ export async function ingest(batches: AsyncIterable<InputBatch>, opts: IngestOpt
           // a failure to read or to decide ahead surfaces (or is redone) after this batch
           const nx = await upcoming.catch(() => undefined);
           if (nx && nx[0].items.length > 0) {
-            ahead = await decideIn(opts.db, nx[1], opts, runSources, decided)
+            ahead = await decideIn(opts.db, nx[1], opts, decided.set)
               .then((d) => ({ epoch, decided: d }))
               .catch(() => undefined);
           }

@@ -1,30 +1,39 @@
 /**
- * Revert a run: put back every field it (and its child runs, for a migrate) changed,
- * unless the field changed again since, and remove the members it created that nothing
- * touched since. Recorded as a run (kind 'revert') whose change-log rows are ordinary
- * changes, so the next push sends the restored values.
+ * Revert a run: put every source record it (and its child runs, for a migrate) created or
+ * changed back to its state before the run, unless another run changed it since, and
+ * compute their members again; a member the run created that is left with no source
+ * record is removed, unless it was pushed or linked since. Recorded as a run (kind
+ * 'revert') with its own history, so a revert can be reverted, and change-log rows, so
+ * the next push sends the restored values.
  *
- * Each batch is one transaction under the lock ingest takes per batch, so a revert never
- * interleaves with an import or pull deciding the same members.
+ * Each page is one transaction under the members lock, so a revert never interleaves
+ * with an import or pull deciding the same members.
  */
 import type { Knex } from 'knex';
+import type { Config } from '../config/schema.js';
 import { describeError, InputError } from '../errors.js';
 import type { Logger } from '../log.js';
+import type { TrustOf } from '../members/survivorship.js';
 import { takeIngestLock } from '../store/members-repo.js';
-import { iterateChangedMemberIds, keyHolders, loadRevertFacts, pairKey, provenanceBefore, writeRevert } from '../store/revert-repo.js';
+import { iterateRevertKeys, loadRevertFacts, type SourceKey } from '../store/revert-repo.js';
 import { addRunCounts, createRun, finishRun, getRun } from '../store/runs-repo.js';
+import { keyClashes, loadMembers, planMoves, writeMoves, type SourceOp } from '../store/source-moves.js';
 import type { Member } from '../types.js';
-import { planRevertBatch, type RevertItem } from './revert-plan.js';
+import { trustResolver } from './ingest.js';
+import { memberLabel } from './push-plan.js';
+import { planRevertPage, type RevertItem } from './revert-plan.js';
 
-const KEYS = ['cons_id', 'member_id', 'email'] as const;
+export type { RevertItem } from './revert-plan.js';
 
 export interface RevertOptions {
   db: Knex;
   log: Logger;
+  /** trust ranks for computing members again @defaultValue every source 0 */
+  config?: Readonly<Config>;
   dryRun?: boolean;
   /** matching.allowDuplicateEmails: a restored e-mail may then be shared */
   allowDuplicateEmails?: boolean;
-  /** members per transaction @defaultValue 500 */
+  /** source records per transaction @defaultValue 500 */
   batchSize?: number;
   onItem?(item: RevertItem): void;
 }
@@ -39,59 +48,68 @@ export interface RevertSummary {
   dry_run: boolean;
 }
 
-interface BatchCtx {
+interface PageCtx {
   runIds: number[];
   runId: number;
   target: number;
   dry: boolean;
   allowDuplicateEmails: boolean;
+  trustOf: TrustOf;
 }
 
-async function revertBatch(db: Knex | Knex.Transaction, ids: string[], c: BatchCtx): Promise<RevertItem[]> {
-  const { runIds, runId, target, dry } = c;
-  if (!dry) await takeIngestLock(db);
-  const facts = await loadRevertFacts(db, runIds, ids);
-  const plan = planRevertBatch(ids, facts);
-  // a key restored onto a value another member holds now would break its unique index
-  const held = new Map<string, Map<string, string[]>>();
-  for (const k of KEYS) {
-    held.set(k, await keyHolders(db, k, plan.restores.filter((r) => r.field === k && typeof r.value === 'string').map((r) => r.value as string)));
+function snapshotOf(m: Member): Record<string, unknown> {
+  const { id: _i, provenance: _p, created_run_id: _c, created_at: _a, updated_at: _u, ...values } = m;
+  return values;
+}
+
+async function revertPage(db: Knex | Knex.Transaction, keys: SourceKey[], c: PageCtx): Promise<RevertItem[]> {
+  if (!c.dry) await takeIngestLock(db);
+  const facts = await loadRevertFacts(db, c.runIds, keys);
+  const plan = planRevertPage(keys, facts);
+  const items: RevertItem[] = [];
+  const label = (id: string, m?: Member) => (m ? memberLabel(m) : id);
+  let ops = plan.ops;
+  let outcomes = await planMoves(db, ops, c.trustOf);
+  // A member the run created, left with no source: removed, unless it went out since (its
+  // source records stay then). A member whose restored keys another holds: left as it is.
+  const held = new Set<string>();
+  const reasons = new Map<string, RevertItem>();
+  for (const [id, o] of outcomes) {
+    if (o.next || !o.prev) continue;
+    const created = o.prev.created_run_id !== null && c.runIds.includes(o.prev.created_run_id);
+    const to = facts.pushedTo.get(id);
+    if (created && !to && !facts.laterLinks.has(id)) continue;
+    held.add(id);
+    const reason = !created ? 'no source record would be left to it' : to ? `created by the run, pushed since to ${to.join(', ')} (remove it there first)` : 'created by the run, linked since by another run';
+    reasons.set(id, { member_id: id, member: label(id, o.prev), action: 'keep', reason });
   }
-  const blocked = new Set<string>();
-  for (const r of plan.restores) {
-    const holders = held.get(r.field)?.get(r.value as string)?.filter((h) => h !== r.memberId) ?? [];
-    if (holders.length > 0 && !(r.field === 'email' && c.allowDuplicateEmails)) blocked.add(pairKey(r.memberId, r.field));
+  for (const [id, why] of await keyClashes(db, outcomes, c.allowDuplicateEmails)) {
+    held.add(id);
+    for (const ch of outcomes.get(id)!.changes) items.push({ member_id: id, member: label(id, outcomes.get(id)!.prev), action: 'skip', field: ch.field, from: ch.old, to: ch.new, reason: why });
   }
-  const items = plan.items.map((i) =>
-    i.action === 'restore' && blocked.has(pairKey(i.member_id, i.field!)) ? { ...i, action: 'skip' as const, reason: `${i.field} ${JSON.stringify(i.to)} is held by another member now` } : i,
-  );
-  const restores = plan.restores.filter((r) => !blocked.has(pairKey(r.memberId, r.field)));
-  if (dry) return items;
-  const prov = await provenanceBefore(db, restores.map((r) => ({ member_id: r.memberId, field: r.field, first_id: r.firstId })));
-  const updated = new Map<string, Member>();
-  for (const r of restores) {
-    const m = updated.get(r.memberId) ?? { ...facts.members.get(r.memberId)!, provenance: { ...facts.members.get(r.memberId)!.provenance } };
-    (m as unknown as Record<string, unknown>)[r.field] = r.value;
-    const p = r.value === null ? undefined : prov.get(pairKey(r.memberId, r.field));
-    // a field last set by the run that created the member needs no entry
-    if (p !== undefined && p !== m.created_run_id) m.provenance[r.field] = p;
-    else delete m.provenance[r.field];
-    updated.set(r.memberId, m);
+  if (held.size > 0) {
+    const touches = (op: SourceOp) => held.has(op.current?.memberId ?? '') || held.has(op.target?.memberId ?? '');
+    ops = ops.filter((op) => !touches(op));
+    outcomes = await planMoves(db, ops, c.trustOf);
   }
-  await writeRevert(
-    db as Knex.Transaction,
-    {
-      updated: [...updated.values()],
-      removed: plan.removals.map((r) => r.memberId),
-      changes: [
-        ...restores.map((r) => ({ member_id: r.memberId, field: r.field, old: r.current, new: r.value })),
-        ...plan.removals.map((r) => ({ member_id: r.memberId, field: '_deleted', old: r.snapshot, new: null })),
-      ],
-    },
-    runId,
-    `run ${target}`,
-  );
-  await addRunCounts(db, runId, { rows: ids.length, updated: updated.size, unchanged: ids.length - updated.size - plan.removals.length });
+  items.push(...reasons.values());
+  const skippedMembers = await loadMembers(db, [...new Set(plan.skipped.map((x) => x.sr.memberId))]);
+  for (const s of plan.skipped) {
+    const m = skippedMembers.get(s.sr.memberId);
+    for (const f of s.fields) items.push({ member_id: s.sr.memberId, member: label(s.sr.memberId, m), action: 'skip', field: f, reason: `changed again since by run ${s.run}` });
+  }
+  const removed: { id: string; snapshot: Record<string, unknown> }[] = [];
+  for (const [id, o] of outcomes) {
+    if (!o.next && o.prev) {
+      removed.push({ id, snapshot: snapshotOf(o.prev) });
+      items.push({ member_id: id, member: label(id, o.prev), action: 'remove' });
+    }
+    for (const ch of o.next && o.prev ? o.changes : []) items.push({ member_id: id, member: label(id, o.prev), action: 'restore', field: ch.field, from: ch.old, to: ch.new });
+  }
+  if (c.dry) return items;
+  await writeMoves(db as Knex.Transaction, c.runId, ops, outcomes, removed, { source: 'revert', ref: `run ${c.target}`, rule: 'revert' });
+  const updated = [...outcomes.values()].filter((o) => o.prev && o.next && o.changes.length > 0).length;
+  await addRunCounts(db, c.runId, { rows: keys.length, updated, unchanged: keys.length - ops.length });
   return items;
 }
 
@@ -105,12 +123,13 @@ export async function revertRun(target: number, opts: RevertOptions): Promise<Re
   const dry = Boolean(opts.dryRun);
   const runId = dry ? 0 : await createRun(opts.db, { kind: 'revert', source: `run:${target}`, details: { reverted_run_id: target, run_ids: runIds } });
   const s: RevertSummary = { run_id: dry ? null : runId, reverted_run_id: target, fields_restored: 0, fields_skipped: 0, members_removed: 0, members_kept: 0, dry_run: dry };
-  const ctx: BatchCtx = { runIds, runId, target, dry, allowDuplicateEmails: Boolean(opts.allowDuplicateEmails) };
+  const trustOf: TrustOf = opts.config ? trustResolver(opts.config) : () => 0;
+  const ctx: PageCtx = { runIds, runId, target, dry, allowDuplicateEmails: Boolean(opts.allowDuplicateEmails ?? opts.config?.matching.allowDuplicateEmails), trustOf };
   const log = opts.log.child({ run: runId || undefined, reverting: target });
   log.info({ dryRun: dry }, 'revert started');
   try {
-    for await (const ids of iterateChangedMemberIds(opts.db, runIds, opts.batchSize ?? 500)) {
-      const items = dry ? await revertBatch(opts.db, ids, ctx) : await opts.db.transaction((trx) => revertBatch(trx, ids, ctx));
+    for await (const keys of iterateRevertKeys(opts.db, runIds, opts.batchSize ?? 500)) {
+      const items = dry ? await revertPage(opts.db, keys, ctx) : await opts.db.transaction((trx) => revertPage(trx, keys, ctx));
       for (const i of items) {
         if (i.action === 'restore') s.fields_restored++;
         else if (i.action === 'skip') s.fields_skipped++;

@@ -1,7 +1,10 @@
 /** Read-only queries behind `members`, `conflicts`, `rejects` and `runs`. */
 import type { Knex } from 'knex';
-import { MEMBER_FIELDS, type Member } from '../types.js';
+import type { Member } from '../types.js';
+import type { SourceRecord } from '../members/source-record.js';
+import { survive, type TrustOf } from '../members/survivorship.js';
 import { rowToMember } from './member-rows.js';
+import { sourcesOfMembers } from './source-repo.js';
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -54,27 +57,28 @@ export async function listRejects(db: Knex, runId?: number, limit?: number) {
 }
 
 export interface FieldOrigin {
+  /** the source and its key there whose value the member holds */
+  source: string;
+  key: string;
+  /** when the value last changed at that source (ISO), if known */
+  changed_at: string | null;
+  /** the run that last wrote that source record */
   run: number;
-  source: string | null;
-  at: string | null;
 }
 
-/** For each field a member holds: the run that last set it, with that run's source and time. */
-export async function fieldOrigins(db: Knex, m: Member): Promise<Record<string, FieldOrigin>> {
-  const runOf = (field: string) => m.provenance[field] ?? m.created_run_id;
-  const ids = new Set<number>();
-  for (const f of MEMBER_FIELDS) {
-    const run = runOf(f);
-    if ((m as unknown as Record<string, unknown>)[f] !== undefined && run !== null) ids.add(run);
+/** Stamps are milliseconds times 1024 (src/members/source-record.ts); 0: before source records. */
+const stampTime = (s: number | undefined): string | null => (s ? new Date(Math.floor(s / 1024)).toISOString() : null);
+
+/**
+ * For each field a member holds, the source record that gives it (survivorship, with the
+ * trust ranks of `trustOf`), and the member's source records.
+ */
+export async function fieldOrigins(db: Knex, m: Member, trustOf: TrustOf): Promise<{ origins: Record<string, FieldOrigin>; sources: SourceRecord[] }> {
+  const sources = await sourcesOfMembers(db, [m.id]);
+  const { winners } = survive(sources, trustOf);
+  const origins: Record<string, FieldOrigin> = {};
+  for (const [field, sr] of Object.entries(winners)) {
+    origins[field] = { source: sr.source, key: sr.key, changed_at: stampTime(sr.stamps[field]), run: sr.lastRunId };
   }
-  const runs: { id: number; source: string | null; started_at: Date }[] = ids.size ? await db('runs').select('id', 'source', 'started_at').whereIn('id', [...ids]) : [];
-  const byId = new Map(runs.map((r) => [Number(r.id), r]));
-  const out: Record<string, FieldOrigin> = {};
-  for (const f of MEMBER_FIELDS) {
-    const run = runOf(f);
-    if ((m as unknown as Record<string, unknown>)[f] === undefined || run === null) continue;
-    const r = byId.get(run);
-    out[f] = { run, source: r?.source ?? null, at: r ? new Date(r.started_at).toISOString() : null };
-  }
-  return out;
+  return { origins, sources };
 }

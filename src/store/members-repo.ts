@@ -8,35 +8,43 @@ import { WorkingSet } from '../members/working-set.js';
 import type { Member, NormalizedRecord, RecordRef } from '../types.js';
 import { asJson, copyRows } from './copy.js';
 import { MEMBER_COLUMNS, memberToRow, rowToMember } from './member-rows.js';
+import { sourcesOfMembers, writeSources } from './source-repo.js';
 
 export interface BatchKeys {
   connection?: string;
+  /** the records' source and their keys there (rule 0) */
+  source?: string;
+  sourceKeys: string[];
   externalIds: string[];
   consIds: string[];
   memberIds: string[];
   emails: string[];
 }
 
-export function keysOf(records: NormalizedRecord[], connection?: string): BatchKeys {
+export function keysOf(records: { record: NormalizedRecord; key: string }[], source: string, connection?: string): BatchKeys {
+  const sourceKeys = new Set<string>();
   const ext = new Set<string>();
   const cons = new Set<string>();
   const mids = new Set<string>();
   const emails = new Set<string>();
-  for (const r of records) {
+  for (const { record: r, key } of records) {
+    sourceKeys.add(key);
     if (connection && r.ref.externalId) ext.add(r.ref.externalId);
     if (r.values.cons_id) cons.add(r.values.cons_id);
     if (r.values.member_id) mids.add(r.values.member_id);
     if (r.values.email) emails.add(r.values.email);
   }
-  return { connection, externalIds: [...ext], consIds: [...cons], memberIds: [...mids], emails: [...emails] };
+  return { connection, source, sourceKeys: [...sourceKeys], externalIds: [...ext], consIds: [...cons], memberIds: [...mids], emails: [...emails] };
 }
 
 const COLS = MEMBER_COLUMNS.map((c) => `m.${c === 'groups' ? '"groups"' : c}`).join(', ');
 
 /**
- * The members a batch's keys reach. With `overlay` (the working set of the batch before,
- * written but maybe not committed): its version of a member replaces the stored one, and
- * its members reached by the keys are added, so the set is as if that batch had committed.
+ * The members a batch's keys reach, with all their source records. With `overlay` (the
+ * working set of the batch before, written but maybe not committed, or what a dry run
+ * decided so far): its version of a member and its source records replace the stored
+ * ones, and its members reached by the keys are added, so the set is as if that batch had
+ * committed.
  */
 export async function loadWorkingSet(db: Knex | Knex.Transaction, keys: BatchKeys, overlay?: WorkingSet): Promise<WorkingSet> {
   const set = new WorkingSet();
@@ -50,14 +58,14 @@ export async function loadWorkingSet(db: Knex | Knex.Transaction, keys: BatchKey
     add(rows);
     for (const r of rows) set.addLink(keys.connection, r._ext, r.id);
   }
-  const byKey = async (column: string, values: string[]) => {
-    if (values.length === 0) return;
-    const { rows } = await db.raw(`select ${COLS} from members m where m.${column} = any(?::text[])`, [values]);
-    add(rows);
-  };
-  await byKey('cons_id', keys.consIds);
-  await byKey('member_id', keys.memberIds);
-  await byKey('email', keys.emails);
+  // one query for the members of the keys' source records and every holder of a key
+  const { rows } = await db.raw(
+    `select ${COLS} from members m
+      where m.id in (select s.member_id from source_records s where s.source = ? and s.source_key = any(?::text[]))
+         or m.cons_id = any(?::text[]) or m.member_id = any(?::text[]) or m.email = any(?::text[])`,
+    [keys.source ?? '', keys.source ? keys.sourceKeys : [], keys.consIds, keys.memberIds, keys.emails],
+  );
+  add(rows);
   if (overlay) {
     const addOverlay = (m: Member | undefined) => m && set.add(m);
     if (keys.connection) {
@@ -69,14 +77,18 @@ export async function loadWorkingSet(db: Knex | Knex.Transaction, keys: BatchKey
         }
       }
     }
+    if (keys.source) for (const k of keys.sourceKeys) addOverlay(overlay.members.get(overlay.bySource(keys.source, k)?.memberId ?? ''));
     for (const k of keys.consIds) addOverlay(overlay.byConsId(k));
     for (const k of keys.memberIds) addOverlay(overlay.byMemberId(k));
     for (const k of keys.emails) overlay.byEmail(k).forEach(addOverlay);
   }
+  const stored = [...set.members.keys()].filter((id) => !overlay?.members.has(id));
+  for (const sr of await sourcesOfMembers(db, stored)) set.addSource(sr);
+  if (overlay) for (const id of set.members.keys()) if (overlay.members.has(id)) overlay.sourceRecordsOf(id).forEach((sr) => set.putSource(sr));
   return set;
 }
 
-/** The lock every writer of members takes for each transaction (ingest, revert). */
+/** The lock every writer of members, source records and links takes for each transaction (ingest, revert, split, push's learned links). */
 export const INGEST_LOCK = 727002;
 
 /**
@@ -137,6 +149,7 @@ export async function writeOutcome(trx: Knex.Transaction, out: BatchOutcome, run
     });
     await copyRows(trx, 'members', [...cols], rows);
   }
+  await writeSources(trx, out.sources.values(), out.seen, source, runId);
   if (out.links.length > 0) {
     await trx.raw(
       `insert into member_links (connection, external_id, member_id, rule, run_id)

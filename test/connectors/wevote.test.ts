@@ -122,6 +122,26 @@ describe('wevote connector against its simulator', () => {
     expect(sim.requests.byRoute[route]).toBe(1);
   });
 
+  it('sends phone_number (E.164): a voter whose e-mail is not verified but whose phone is SMS-verified is found, not created again', async () => {
+    const una = { email: 'una@example.org', emailVerified: false, phone: '+34600111222', first_name: 'Una' };
+    const { sim, ctx, route } = await setup({ voters: [una] }, {}, { createAccount: true });
+    const voters = sim.state.voters.size;
+    const options = wevoteConnector.optionsSchema.parse(ctx.config.options);
+    expect(wevoteConnector.toRemote!(member({ email: 'una@example.org', phone: '+34600111222' }), options)).toMatchObject({ email_address: 'una@example.org', phone_number: '+34600111222' });
+    // a phone that is not E.164 is not a lookup key
+    expect(wevoteConnector.toRemote!(member({ email: 'x@example.org', phone: '600 111 222' }), options)).not.toHaveProperty('phone_number');
+    const r = await push(ctx, { email: 'una@example.org', phone: '+34600111222', first_name: 'Una', last_name: 'Ruiz' });
+    const found = [...sim.state.voters.values()].find((v) => v.phone === '+34600111222')!;
+    expect(r).toEqual({ success: true, action: 'updated', remoteId: found.we_vote_id, requests: 1 });
+    expect(sim.state.voters.size).toBe(voters);
+    expect(found).toMatchObject({ first_name: 'Una', last_name: 'Ruiz', email: null, unverified_email: 'una@example.org' });
+    expect(sim.requests.byRoute[route]).toBe(1);
+    // a member with a phone and no e-mail is found by the phone alone
+    const byPhone = await push(ctx, { phone: '+34600111222', first_name: 'Unai' });
+    expect(byPhone).toMatchObject({ success: true, action: 'updated', remoteId: found.we_vote_id });
+    expect(found.first_name).toBe('Unai');
+  });
+
   it('maps a refused management key to auth and does not retry it', async () => {
     const { sim, ctx } = await setup({}, { managementApiKey: 'wrong-key' });
     const res = await push(ctx, { email: 'ann@example.org', first_name: 'X' });

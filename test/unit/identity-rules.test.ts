@@ -1,24 +1,40 @@
 import { describe, expect, it } from 'vitest';
 import { decideBatch, type BatchItem, type DecideContext } from '../../src/members/decide-batch.js';
+import { sourceKeyOf, Stamps, type SourceRecord } from '../../src/members/source-record.js';
 import { WorkingSet } from '../../src/members/working-set.js';
 import type { Member, MemberValues } from '../../src/types.js';
 
 let seq = 0;
+const trust: Record<string, number> = { 'crm-high': 10, 'crm-low': 1 };
 const ctx = (over: Partial<DecideContext> = {}): DecideContext => ({
-  source: 'file:test.csv',
-  sourceTrust: 0,
-  trustOf: (s) => ({ 'crm-high': 10, 'crm-low': 1 })[s] ?? 0,
+  source: 'file:test',
+  trustOf: (s) => trust[s] ?? 0,
   runId: 7,
-  sourceOfRun: (run) => ({ 1: 'file:old.csv', 2: 'crm-high', 3: 'crm-low' })[run],
   allowDuplicateEmails: false,
   newId: () => `new-${++seq}`,
+  stamps: new Stamps(),
   ...over,
 });
-const member = (id: string, values: MemberValues, provenance: Member['provenance'] = {}): Member => ({ id, provenance, created_run_id: 1, weight: 1, ...values });
-const item = (values: MemberValues, externalId?: string, line = 2): BatchItem => ({ ok: true, record: { ref: { line, externalId }, values, raw: {} } });
-const setOf = (...ms: Member[]) => {
+/** A stored member, with one source record per source that gave its values (by default one). */
+type Given = { id: string; values: MemberValues; sources?: [string, MemberValues][] };
+const member = (id: string, values: MemberValues, sources?: [string, MemberValues][]): Given => ({ id, values, sources });
+const item = (values: MemberValues, externalId?: string, line = 2, connection = false): BatchItem => ({
+  ok: true,
+  record: { ref: { line, externalId }, values, raw: {} },
+  key: sourceKeyOf(values, connection || externalId ? externalId : undefined) ?? 'none',
+  fp: `fp-${++seq}`,
+});
+const setOf = (...given: Given[]) => {
   const s = new WorkingSet();
-  ms.forEach((m) => s.add(m));
+  let n = 0;
+  for (const g of given) {
+    const m: Member = { id: g.id, provenance: {}, created_run_id: 1, weight: 1, ...g.values };
+    s.add(m);
+    for (const [source, values] of g.sources ?? [['migrated', g.values]]) {
+      const sr: SourceRecord = { source, key: `member:${g.id}:${++n}`, memberId: g.id, values, stamps: {}, hash: '', firstRunId: 1, lastRunId: 1 };
+      s.putSource(sr);
+    }
+  }
   return s;
 };
 
@@ -72,12 +88,19 @@ describe('identity rules', () => {
     expect(ok.updated.get('m1')?.member_id).toBe('M9');
   });
 
-  it('rule 5: no candidate makes a new member with weight 1 and provenance', () => {
+  it('rule 0 keeps the guard: a linked record with another member_id is a conflict, not a re-key', () => {
+    const s = setOf(member('m1', { member_id: 'M1', email: 'a@x.org' }));
+    s.addLink('crm', 'r-1', 'm1');
+    const out = decideBatch([item({ member_id: 'M2', email: 'a@x.org' }, 'r-1')], s, ctx({ connection: 'crm', source: 'crm' }));
+    expect(out.conflicts[0]).toMatchObject({ reason: 'member_id_mismatch', candidates: ['m1'] });
+    expect(out.updated.size).toBe(0);
+  });
+
+  it('rule 5: no candidate makes a new member with weight 1 and its source record', () => {
     const out = decideBatch([item({ email: 'n@x.org', first_name: 'N' }, 'r-9')], new WorkingSet(), ctx({ connection: 'crm', source: 'crm' }));
     const [created] = [...out.created.values()];
     expect(created).toMatchObject({ email: 'n@x.org', weight: 1, created_run_id: 7 });
-    // every field was set by the creating run: no per-field entries needed
-    expect(created.provenance).toEqual({});
+    expect(out.sources.get('crm\u0000ext:r-9')?.sr).toMatchObject({ memberId: created.id, values: { email: 'n@x.org', first_name: 'N' } });
     expect(out.links).toEqual([{ connection: 'crm', externalId: 'r-9', memberId: created.id, rule: 'new' }]);
   });
 
@@ -88,11 +111,24 @@ describe('identity rules', () => {
     expect(out.changes).toEqual([]);
   });
 
-  it('rule 6: a field set by a higher trust rank is kept; the same or lower rank overwrites', () => {
-    const prov = { first_name: 2, city: 3 };
-    const s = setOf(member('m1', { email: 'a@x.org', first_name: 'Ann', city: 'Oslo' }, prov));
-    const out = decideBatch([item({ email: 'a@x.org', first_name: 'Anna', city: 'Bergen' })], s, ctx({ source: 'crm-low', sourceTrust: 1 }));
+  it('survivorship: a field a higher trust rank gives is kept; the same or lower rank gives the rest', () => {
+    const s = setOf(member('m1', { email: 'a@x.org', first_name: 'Ann', city: 'Oslo' }, [['crm-high', { email: 'a@x.org', first_name: 'Ann' }], ['crm-low', { email: 'a@x.org', city: 'Oslo' }]]));
+    const out = decideBatch([item({ email: 'a@x.org', first_name: 'Anna', city: 'Bergen' })], s, ctx({ source: 'crm-low' }));
     expect(out.updated.get('m1')).toMatchObject({ first_name: 'Ann', city: 'Bergen' });
+  });
+
+  it('survivorship: between equal trust the value changed last at its source wins, and a source sent again unchanged changes nothing', () => {
+    const s = setOf(member('m1', { email: 'a@x.org' }));
+    const c = ctx();
+    // source A says groups x, then source B (same trust) says y: y is newer
+    decideBatch([item({ email: 'a@x.org', groups: ['x'] })], s, { ...c, source: 'a' });
+    decideBatch([item({ email: 'a@x.org', groups: ['y'] })], s, { ...c, source: 'b' });
+    expect(s.byEmail('a@x.org')[0].groups).toEqual(['y']);
+    // A sends the same again: it did not change at A, so B's newer value stays
+    const again = decideBatch([item({ email: 'a@x.org', groups: ['x'] })], s, { ...c, source: 'a' });
+    expect(again.counts.unchanged).toBe(1);
+    expect(again.changes).toEqual([]);
+    expect(s.byEmail('a@x.org')[0].groups).toEqual(['y']);
   });
 
   it.each([
@@ -116,7 +152,7 @@ describe('identity rules', () => {
 
   it('rule 7: a member found by a key gains the link; a link alone counts as updated', () => {
     const s = setOf(member('m1', { email: 'a@x.org' }));
-    const out = decideBatch([item({ email: 'a@x.org' }, 'r-5')], s, ctx({ connection: 'crm', source: 'crm' }));
+    const out = decideBatch([item({ email: 'a@x.org' }, 'r-5', 2, true)], s, ctx({ connection: 'crm', source: 'crm' }));
     expect(out.links).toEqual([{ connection: 'crm', externalId: 'r-5', memberId: 'm1', rule: 'email' }]);
     expect(out.counts.updated).toBe(1);
   });

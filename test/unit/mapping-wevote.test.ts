@@ -89,8 +89,14 @@ describe('wevote mapping: canonical -> voterUpdate form', () => {
     expect(toWeVoteForm({ email: 'a@b.c', twitter_photo_url: 'https://tw/p.jpg' }, all)).toEqual({ email_address: 'a@b.c' });
   });
 
-  it('skips a member without email: there is no other way to find the voter', () => {
-    expect(toWeVoteForm({ first_name: 'Ann' }, all)).toEqual({ skip: 'no email' });
+  it('skips a member with neither an e-mail nor an E.164 phone: there is no other way to find the voter', () => {
+    expect(toWeVoteForm({ first_name: 'Ann' }, all)).toEqual({ skip: 'no email or E.164 phone to find the voter by' });
+    expect(toWeVoteForm({ first_name: 'Ann', phone: '555 0100' }, all)).toEqual({ skip: 'no email or E.164 phone to find the voter by' });
+  });
+
+  it('sends the phone as phone_number when it is E.164, with or without an e-mail', () => {
+    expect(toWeVoteForm({ email: 'a@b.c', phone: '+34 600 111 222' }, all)).toEqual({ email_address: 'a@b.c', phone_number: '+34600111222' });
+    expect(toWeVoteForm({ phone: '+14155550100' }, all)).toEqual({ phone_number: '+14155550100' });
   });
 });
 

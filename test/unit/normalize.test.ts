@@ -61,14 +61,19 @@ describe('normalizeRecord', () => {
     [{ email: 'a@b.org', weight: '0' }, /weight/],
     [{ email: 'a@b.org', weight: '1.5' }, /weight/],
     [{ email: 'a@b.org', receive_newsletter: 'perhaps' }, /receive_newsletter/],
-    [{ first_name: 'Nobody' }, /no identity key/],
+    [{ first_name: 'Nobody' }, /no_identity_key/],
   ])('rejects %j', (values, reason) => {
     const r = normalizeRecord(rec(values as Record<string, string>), opts);
     expect(r.ok).toBe(false);
     if (!r.ok) expect(r.reason).toMatch(reason);
   });
-  it('accepts a record whose only key is its external id', () => {
-    expect(normalizeRecord(rec({ first_name: 'Linked' }, 'ext-1'), opts).ok).toBe(true);
+  it('accepts a record whose only key is its external id at a connection', () => {
+    expect(normalizeRecord(rec({ first_name: 'Linked' }, 'ext-1'), { ...opts, connection: true }).ok).toBe(true);
+  });
+  // issue 11, finding 1: an external id no connection owns matches nothing next time
+  it('rejects a file row whose only key is an external id (no connection owns it)', () => {
+    const r = normalizeRecord(rec({ first_name: 'Linked' }, 'ext-1'), opts);
+    expect(r).toMatchObject({ ok: false, reason: expect.stringMatching(/^no_identity_key/) });
   });
 });
 

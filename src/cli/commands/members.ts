@@ -1,12 +1,14 @@
 import type { Command } from 'commander';
 import { csvLine } from '../../csv/write-csv.js';
 import { fieldOrigins, findMembers, iterateMembers, memberHistory, memberLinks, type FieldOrigin } from '../../store/inspect-repo.js';
+import type { SourceRecord } from '../../members/source-record.js';
+import { trustResolver } from '../../pipeline/ingest.js';
 import { MEMBER_FIELDS, type Member } from '../../types.js';
 import { print, printJson, table, withStore } from '../context.js';
 
 const RULE_TEXT: Record<string, string> = {
   new: 'created from this record (rule 5: no match)',
-  link: 'rule 0: already linked',
+  link: 'rule 0: its source sent it before (source record or link)',
   cons_id: 'rule 1: same cons_id',
   member_id: 'rule 2: same member_id',
   email: 'rule 3: same email',
@@ -53,7 +55,7 @@ export function registerMembers(program: Command): void {
     .option('--json', 'print JSON')
     .addHelpText('after', '\nExamples:\n  member-sync members show ana.garcia@example.org\n  member-sync members show 100234 --json')
     .action(async (key: string, flags: { json?: boolean }) => {
-      const code = await withStore(async ({ db }) => {
+      const code = await withStore(async ({ db, config }) => {
         const found = await findMembers(db.knex, key);
         if (found.length === 0) {
           process.stderr.write(`member-sync: no member has the key '${key}'\n`);
@@ -63,27 +65,36 @@ export function registerMembers(program: Command): void {
         for (const m of found) {
           const links = await memberLinks(db.knex, m.id);
           const history = await memberHistory(db.knex, m.id);
-          const origins = await fieldOrigins(db.knex, m);
-          out.push({ member: m, set_by: origins, links, history });
+          const { origins, sources } = await fieldOrigins(db.knex, m, trustResolver(config));
+          out.push({ member: m, set_by: origins, sources: sources.map(sourceJson), links, history });
         }
         if (flags.json) {
           printJson(found.length === 1 ? out[0] : out);
           return 0;
         }
-        for (const { member, set_by, links, history } of out) printMember(member, set_by, links, history);
+        for (const { member, set_by, sources, links, history } of out) printMember(member, set_by, sources, links, history);
         return 0;
       });
       process.exitCode = code;
     });
 }
 
-function printMember(m: Member, origins: Record<string, FieldOrigin>, links: Record<string, unknown>[], history: Record<string, unknown>[]): void {
+/** A source record as `members show --json` prints it; `ref` is what `members split --source` takes. */
+function sourceJson(sr: SourceRecord) {
+  return { ref: `${sr.source}:${sr.key}`, id: sr.id, source: sr.source, key: sr.key, values: sr.values, first_run_id: sr.firstRunId, last_run_id: sr.lastRunId };
+}
+
+function printMember(m: Member, origins: Record<string, FieldOrigin>, sources: ReturnType<typeof sourceJson>[], links: Record<string, unknown>[], history: Record<string, unknown>[]): void {
   print(`member ${m.id}`);
   const rows = MEMBER_FIELDS.filter((f) => (m as unknown as Record<string, unknown>)[f] !== undefined).map((f) => {
     const o = origins[f];
-    return { field: f, value: (m as unknown as Record<string, unknown>)[f], 'set by': o ? `${o.source ?? '?'} (run ${o.run}, ${o.at ?? '?'})` : '' };
+    const other = f === 'other' ? [...new Set(Object.keys(m.other ?? {}).map((k) => origins[`other.${k}`]?.source).filter(Boolean))].join(', ') : '';
+    return { field: f, value: (m as unknown as Record<string, unknown>)[f], 'from source': o ? `${o.source} ${o.key}${o.changed_at ? ` (changed ${o.changed_at})` : ''}` : other };
   });
-  print(table(rows, ['field', 'value', 'set by']));
+  print(table(rows, ['field', 'value', 'from source']));
+  print('');
+  print('source records (what each source last said; split one off with members split --source REF):');
+  for (const sr of sources) print(`  [${sr.id}] ${sr.ref}: first run ${sr.first_run_id}, last run ${sr.last_run_id}: ${JSON.stringify(sr.values)}`);
   print('');
   print('links:');
   if (links.length === 0) print('  (none)');

@@ -53,7 +53,7 @@ Examples:
           db: db.knex,
           log,
           dryRun: flags.dryRun,
-          allowDuplicateEmails: config.matching.allowDuplicateEmails,
+          config,
           onItem: (i) => (flags.json ? printJson(i) : print(itemLine(i))),
         });
         if (flags.json) printJson(s);

@@ -1,8 +1,9 @@
 /**
  * The `wevote` connector: push only, since WeVote has no API that lists voters
  * (API-NOTES.md section 4). Each member goes out as one voterUpdate POST that finds
- * the voter by management_api_key + email_address (creating it when the connection's
- * `createAccount` option is on), with names and photo URLs gated by `*_changed` flags
+ * the voter by management_api_key + email_address (verified e-mail) or phone_number
+ * (SMS-verified, E.164), as wevote-voterUpdate.txt gives them (creating it when the
+ * connection's `createAccount` option is on), with names and photo URLs gated by `*_changed` flags
  * and the flag integers sent as bit set/unset operations.
  *
  * The remote id is the voter's we_vote_id when the answer carries one (the documented
@@ -29,8 +30,8 @@ async function push(ctx: ConnectorContext, item: PushItem): Promise<PushResult> 
   const creds = wevoteCredentials(ctx);
   const client = wevoteClient(ctx);
   const form = formOf(item.payload);
-  if (typeof form.email_address !== 'string' || form.email_address === '') {
-    return { success: true, action: 'skipped', reason: 'no email', requests: 0 };
+  if (!form.email_address && !form.phone_number) {
+    return { success: true, action: 'skipped', reason: 'no email or E.164 phone to find the voter by', requests: 0 };
   }
   const counter = { requests: 0 };
   try {

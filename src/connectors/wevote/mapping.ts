@@ -45,14 +45,28 @@ function text(value: string | null | undefined): string | undefined {
   return t ? t : undefined;
 }
 
-/** Canonical member -> voterUpdate form fields, or a skip reason. */
+/** A phone in E.164 (`+` and 8 to 15 digits), the form WeVote keeps SMS-verified numbers in. */
+export function e164(phone: string | null | undefined): string | undefined {
+  const t = phone?.replace(/[\s().-]/g, '');
+  return t && /^\+[1-9]\d{7,14}$/.test(t) ? t : undefined;
+}
+
+/**
+ * Canonical member -> voterUpdate form fields, or a skip reason. The voter is found by
+ * `email_address` (a verified e-mail) or, failing that, `phone_number` (an SMS-verified
+ * phone, E.164): both go out, so a voter who verified only the phone is found, not
+ * created a second time. A phone that is not E.164 is not sent.
+ */
 export function toWeVoteForm(
   member: MemberValues,
   options: Pick<WeVoteOptions, 'pushInterfaceFlags' | 'pushNotificationFlags'>,
 ): WeVoteForm | { skip: string } {
   const email = text(member.email)?.toLowerCase();
-  if (!email) return { skip: 'no email' };
-  const form: WeVoteForm = { email_address: email };
+  const phone = e164(member.phone);
+  if (!email && !phone) return { skip: 'no email or E.164 phone to find the voter by' };
+  const form: WeVoteForm = {};
+  if (email) form.email_address = email;
+  if (phone) form.phone_number = phone;
   const putString = (field: string, value: string | undefined): void => {
     if (value === undefined) return;
     form[field] = value;

@@ -3,12 +3,14 @@
  * wevote-voterUpdate.txt say: always HTTP 200 JSON, concatenated space-terminated
  * statuses, GET and POST parsed differently, `*_changed` gating on POST, integer flags
  * where a non-number is 0, whole-value flags overriding set/unset, set before unset,
- * the twitter-photo bug that copies last_name, and the management key + email lookup.
+ * the twitter-photo bug that copies last_name, and the management key + email lookup
+ * (a verified e-mail, else an SMS-verified `phone_number`).
  *
  * Simulator extensions (not in the documented answer; the client reads them only when
  * present): `we_vote_id` and `voter_created` in the voterUpdate answer, and the statuses
  * of the email lookup, which the page does not give: `VOTER_CREATED_FROM_EMAIL_ADDRESS`
- * when create_account made a voter, `VOTER_NOT_FOUND_FROM_EMAIL_ADDRESS-VOTER_UPDATE`
+ * when create_account made a voter, `VOTER_FOUND_FROM_PHONE_NUMBER` when the phone found it,
+ * `VOTER_NOT_FOUND_FROM_EMAIL_ADDRESS-VOTER_UPDATE`
  * for an unknown email without it. `state.failNextUpdate` is a test hook (the
  * documented `UNABLE_TO_UPDATE_VOTER: <exc>` database error), not an API.
  */
@@ -24,6 +26,10 @@ export interface WeVoteSimVoter {
   we_vote_id: string;
   /** verified email, the management lookup key */
   email: string | null;
+  /** an e-mail the voter gave but never verified: no lookup finds the voter by it */
+  unverified_email: string | null;
+  /** SMS-verified phone number (E.164), the management lookup key after the e-mail */
+  phone: string | null;
   first_name: string;
   middle_name: string;
   last_name: string;
@@ -44,8 +50,10 @@ export interface WeVoteSimState {
 }
 
 export interface WeVoteSimulatorOptions extends SimulatorOptions {
-  /** seeded as voters with a verified email */
+  /** seeded as voters with a verified email (and, when given, an SMS-verified phone) */
   people?: MemberValues[];
+  /** seeded voters whose e-mail is not verified (`emailVerified: false`) or whose phone is not (`phoneVerified: false`) */
+  voters?: Array<MemberValues & { emailVerified?: boolean; phoneVerified?: boolean }>;
   managementApiKey?: string;
   /** documented as required but never checked by the server; accepted and ignored */
   apiKey?: string;
@@ -75,11 +83,16 @@ function toInt(value: string): number {
 }
 
 let counter = 0;
-function newVoter(email: string | null, p: MemberValues = {}): WeVoteSimVoter {
+/** A phone as the lookup compares it: E.164 without spaces or punctuation. */
+const phoneKey = (phone: string | null | undefined): string | null => phone?.replace(/[\s().-]/g, '') || null;
+
+function newVoter(email: string | null, p: MemberValues = {}, phone: string | null = null): WeVoteSimVoter {
   counter++;
   return {
     we_vote_id: `wv01voter${String(counter).padStart(6, '0')}${randomBytes(2).toString('hex')}`,
     email,
+    unverified_email: null,
+    phone: phoneKey(phone),
     first_name: p.first_name ?? '',
     middle_name: p.middle_name ?? '',
     last_name: p.last_name ?? '',
@@ -94,7 +107,13 @@ function newVoter(email: string | null, p: MemberValues = {}): WeVoteSimVoter {
 export async function startWeVoteSimulator(opts: WeVoteSimulatorOptions = {}): Promise<SimulatorHandle & { state: WeVoteSimState }> {
   const state: WeVoteSimState = { voters: new Map(), devices: new Map(), managementApiKey: opts.managementApiKey ?? 'sim-management-key' };
   for (const p of opts.people ?? []) {
-    const v = newVoter(p.email?.trim().toLowerCase() || null, p);
+    const v = newVoter(p.email?.trim().toLowerCase() || null, p, p.phone ?? null);
+    state.voters.set(v.we_vote_id, v);
+  }
+  for (const p of opts.voters ?? []) {
+    const email = p.email?.trim().toLowerCase() || null;
+    const v = newVoter(p.emailVerified === false ? null : email, p, p.phoneVerified === false ? null : (p.phone ?? null));
+    if (p.emailVerified === false) v.unverified_email = email;
     state.voters.set(v.we_vote_id, v);
   }
   for (const device of opts.deviceIds ?? []) {
@@ -132,12 +151,18 @@ export async function startWeVoteSimulator(opts: WeVoteSimulatorOptions = {}): P
     let voter: WeVoteSimVoter | undefined;
     let created = false;
     let status = '';
-    const email = input.email_address?.trim().toLowerCase();
-    if (input.management_api_key !== undefined && email) {
+    const email = input.email_address?.trim().toLowerCase() || undefined;
+    const phone = phoneKey(input.phone_number);
+    if (input.management_api_key !== undefined && (email || phone)) {
       if (input.management_api_key !== state.managementApiKey) return { status: 'MANAGEMENT_API_KEY_NOT_ACCEPTED ', success: false, ...base };
-      voter = [...state.voters.values()].find((v) => v.email === email);
+      // a verified e-mail first, then an SMS-verified phone (wevote-voterUpdate.txt)
+      voter = email ? [...state.voters.values()].find((v) => v.email === email) : undefined;
+      if (!voter && phone) {
+        voter = [...state.voters.values()].find((v) => v.phone === phone);
+        if (voter) status += 'VOTER_FOUND_FROM_PHONE_NUMBER ';
+      }
       if (!voter && positive(input.create_account)) {
-        voter = newVoter(email);
+        voter = newVoter(email ?? null, {}, phone);
         state.voters.set(voter.we_vote_id, voter);
         created = true;
         status += 'VOTER_CREATED_FROM_EMAIL_ADDRESS ';

@@ -8,7 +8,9 @@ import * as m002 from './002-push-payload.js';
 import * as m003 from './003-compact-provenance.js';
 import * as m004 from './004-link-lookup-index.js';
 import * as m005 from './005-seen-rows.js';
+import * as m006 from './006-source-records.js';
 import * as m007 from './007-import-options.js';
+import * as m008 from './008-connection-failures-pending.js';
 
 const MIGRATIONS: Record<string, Knex.Migration> = {
   '001-initial': m001,
@@ -16,7 +18,9 @@ const MIGRATIONS: Record<string, Knex.Migration> = {
   '003-compact-provenance': m003,
   '004-link-lookup-index': m004,
   '005-seen-rows': m005,
+  '006-source-records': m006,
   '007-import-options': m007,
+  '008-connection-failures-pending': m008,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

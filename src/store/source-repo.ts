@@ -1,0 +1,85 @@
+/**
+ * Source records in the store (migration 006): read by key or member, written with one
+ * statement per kind of write per batch, their earlier state kept in
+ * `source_record_history` for revert and split.
+ */
+import type { Knex } from 'knex';
+import type { SourceWrite } from '../members/decide-batch.js';
+import type { SourceRecord } from '../members/source-record.js';
+import { asJson, copyRows } from './copy.js';
+
+type Db = Knex | Knex.Transaction;
+
+// PostgreSQL text and jsonb refuse NUL; a NUL that reached here is kept visibly.
+const json = (v: unknown) => JSON.stringify(v).replace(/\\u0000/g, '\\ufffd');
+
+export function rowToSource(r: Record<string, unknown>): SourceRecord {
+  return {
+    id: Number(r.id),
+    source: r.source as string,
+    key: r.source_key as string,
+    memberId: r.member_id as string,
+    values: (r.values ?? {}) as SourceRecord['values'],
+    stamps: (r.stamps ?? {}) as Record<string, number>,
+    hash: r.hash as string,
+    firstRunId: Number(r.first_run_id),
+    lastRunId: Number(r.last_run_id),
+  };
+}
+
+/** The fingerprint each of these keys' source records holds, and its member. */
+export async function sourceHashes(db: Db, source: string, keys: string[]): Promise<Map<string, { hash: string; memberId: string }>> {
+  const out = new Map<string, { hash: string; memberId: string }>();
+  if (keys.length === 0) return out;
+  const { rows } = await db.raw(`select source_key, hash, member_id from source_records where source = ? and source_key = any(?::text[])`, [source, keys]);
+  for (const r of rows as { source_key: string; hash: string; member_id: string }[]) out.set(r.source_key, { hash: r.hash, memberId: r.member_id });
+  return out;
+}
+
+export async function sourcesOfMembers(db: Db, memberIds: string[]): Promise<SourceRecord[]> {
+  if (memberIds.length === 0) return [];
+  const { rows } = await db.raw(`select * from source_records where member_id = any(?::uuid[]) order by id`, [memberIds]);
+  return (rows as Record<string, unknown>[]).map(rowToSource);
+}
+
+/** Write a batch's source records: new ones by COPY, changed ones by one update, the state before into history. */
+export async function writeSources(trx: Knex.Transaction, writes: Iterable<SourceWrite>, seen: string[], source: string, runId: number): Promise<void> {
+  const fresh: SourceWrite[] = [];
+  const changed: SourceWrite[] = [];
+  for (const w of writes) (w.before ? changed : fresh).push(w);
+  if (fresh.length > 0) {
+    await copyRows(
+      trx,
+      'source_records',
+      ['source', 'source_key', 'member_id', 'values', 'stamps', 'hash', 'first_run_id', 'last_run_id'],
+      fresh.map(({ sr }) => [sr.source, sr.key, sr.memberId, asJson(sr.values), asJson(sr.stamps), sr.hash, sr.firstRunId, sr.lastRunId]),
+    );
+  }
+  // only a change of values or member is history; a new fingerprint of the same values is not
+  const history = changed.filter((w) => w.before!.memberId !== w.sr.memberId || json(w.before!.values) !== json(w.sr.values));
+  if (history.length > 0) await recordHistory(trx, runId, history.map((w) => w.before!));
+  if (changed.length > 0) {
+    await trx.raw(
+      `update source_records s set member_id = x.member_id, "values" = x.values, stamps = x.stamps, hash = x.hash,
+              last_run_id = ?, updated_at = now()
+         from json_to_recordset(?::json) as x(source text, source_key text, member_id uuid, "values" jsonb, stamps jsonb, hash text)
+        where s.source = x.source and s.source_key = x.source_key`,
+      [runId, json(changed.map(({ sr }) => ({ source: sr.source, source_key: sr.key, member_id: sr.memberId, values: sr.values, stamps: sr.stamps, hash: sr.hash })))],
+    );
+  }
+  if (seen.length > 0) {
+    const keys = seen.map((k) => k.slice(k.indexOf('\u0000') + 1));
+    await trx.raw(`update source_records set last_run_id = ? where source = ? and source_key = any(?::text[]) and last_run_id <> ?`, [runId, source, keys, runId]);
+  }
+}
+
+/** Keep source records' state before `runId` changes them (call before the change). */
+export async function recordHistory(trx: Knex.Transaction, runId: number, before: SourceRecord[]): Promise<void> {
+  if (before.length === 0) return;
+  await copyRows(
+    trx,
+    'source_record_history',
+    ['run_id', 'source', 'source_key', 'member_id', 'values', 'stamps', 'hash', 'first_run_id', 'last_run_id'],
+    before.map((b) => [runId, b.source, b.key, b.memberId, asJson(b.values), asJson(b.stamps), b.hash, b.firstRunId, b.lastRunId]),
+  );
+}
