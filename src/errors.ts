@@ -71,10 +71,12 @@ export class UpstreamError extends MemberSyncError {
     remoteCode?: string;
     retryAfterMs?: number;
     cause?: unknown;
+    /** the stable code, when a subclass has its own */
+    code?: string;
   }) {
     const where = fields.status ? `HTTP ${fields.status}` : fields.kind;
     const code = fields.remoteCode ? ` code ${fields.remoteCode}` : '';
-    super(`E_UPSTREAM_${fields.kind.toUpperCase()}`, `${fields.connection}: ${where}${code}: ${fields.message}`, {
+    super(fields.code ?? `E_UPSTREAM_${fields.kind.toUpperCase()}`, `${fields.connection}: ${where}${code}: ${fields.message}`, {
       cause: fields.cause,
     });
     this.connection = fields.connection;
@@ -86,10 +88,37 @@ export class UpstreamError extends MemberSyncError {
 }
 
 /**
+ * What made a connection unusable, as opposed to one member's record:
+ * - auth: the credentials were refused, or lack a right the call needs (401/403, IKANOW
+ *   "not logged in", a GNOSS signature or permission refusal, a WeVote key not accepted,
+ *   Convio errorResponse codes 2-5, 7 and 14)
+ * - dns: the host name does not resolve (ENOTFOUND)
+ * - tls: the certificate or the TLS handshake failed
+ * - format: the answer is not the system's (an HTML page, another API, a redirect to
+ *   another origin or in a loop, a body over http.maxResponseBytes)
+ */
+export type ConnectionFailure = 'auth' | 'dns' | 'tls' | 'format';
+
+/**
+ * The connection itself failed: every other member would fail the same way, so the pull
+ * or push stops at once, the run fails with this reason, and no member is marked failed
+ * by it. Never retried (fixing it needs a person: a key, a baseUrl, a certificate).
+ * `kind` stays the UpstreamKind the failure maps to (auth for auth, other otherwise).
+ */
+export class ConnectionError extends UpstreamError {
+  readonly failure: ConnectionFailure;
+  constructor(fields: { connection: string; failure: ConnectionFailure; message: string; status?: number; remoteCode?: string; cause?: unknown }) {
+    super({ ...fields, kind: fields.failure === 'auth' ? 'auth' : 'other', code: 'E_CONNECTION' });
+    this.failure = fields.failure;
+  }
+}
+
+/**
  * The one retry decision: rate limits, server errors and network errors retry with
  * backoff; everything else (4xx, validation, config, auth) does not.
  */
 export function isRetryable(err: unknown): boolean {
+  if (err instanceof ConnectionError) return false;
   if (err instanceof UpstreamError) {
     return err.kind === 'rate_limited' || err.kind === 'server' || err.kind === 'network';
   }

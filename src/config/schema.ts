@@ -20,11 +20,15 @@ export const connectionSchema = z
     credentials: z.record(z.string(), z.string()).default({}),
     rateLimit: rateLimitSchema.default({ perSecond: 10, concurrency: 4 }),
     timeoutMs: z.number().int().positive().default(30_000),
+    /** bytes of one answer after decompression; unset: http.maxResponseBytes */
+    maxResponseBytes: z.number().int().positive().optional(),
     /** higher wins: a field set by a higher trust rank is not overwritten by a lower one */
     trust: z.number().int().default(0),
     options: z.record(z.string(), z.unknown()).default({}),
   })
   .strict();
+
+export const HTTP_DEFAULTS = { maxResponseBytes: 50 * 1024 * 1024 };
 
 export const WORKER_DEFAULTS = {
   jobsDir: './jobs',
@@ -120,11 +124,23 @@ export const configSchema = z
       .strict()
       .default({ host: '127.0.0.1' }),
     worker: workerSchema.default(WORKER_DEFAULTS),
+    http: z
+      .object({
+        /** bytes of one answer, counted after decompression (a gzip bomb stops there) @defaultValue 52428800 */
+        maxResponseBytes: z.number().int().positive().default(HTTP_DEFAULTS.maxResponseBytes),
+      })
+      .strict()
+      .default(HTTP_DEFAULTS),
     connections: z
       .record(z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, 'lower-case letters, digits, - and _'), connectionSchema)
       .default({}),
   })
-  .strict();
+  .strict()
+  // each connection carries the cap its HTTP client applies: its own, else http.maxResponseBytes
+  .transform((c) => {
+    for (const conn of Object.values(c.connections)) conn.maxResponseBytes ??= c.http.maxResponseBytes;
+    return c;
+  });
 
 export type Config = z.infer<typeof configSchema>;
 export type ConnectionConfig = z.infer<typeof connectionSchema>;

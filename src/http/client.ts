@@ -1,15 +1,17 @@
 /**
- * The HTTP client a connector gets for one connection: keep-alive agents and a timeout
- * per attempt (transport.ts), behind a rate limiter and one retry loop, so that
- * `decideRetry` is the only place a retry is decided.
+ * The HTTP client a connector gets for one connection: got with keep-alive agents,
+ * per-phase timeouts and a cap on the answer (transport.ts), behind a rate limiter and one
+ * retry loop, so that `decideRetry` is the only place a retry is decided. Redirects are
+ * followed here, within the base URL's origin only and at most MAX_REDIRECTS times, each
+ * hop signed afresh by `authorize`; anything else is a ConnectionError.
  */
 import type { ConnectionConfig } from '../config/schema.js';
-import { UpstreamError } from '../errors.js';
+import { ConnectionError, UpstreamError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { RateLimiter, sleep, type RateLimit } from './rate-limiter.js';
 import { DEFAULT_RETRY_POLICY, decideRetry, type RetryPolicy } from './retry.js';
-import { createAgents, exchange } from './transport.js';
-import { upstreamFromNetwork, upstreamFromResponse, type ErrorDecoder, type RawResponse } from './upstream.js';
+import { createTransport, type Answer } from './transport.js';
+import { connectionLevel, safeMessage, upstreamFromNetwork, upstreamFromResponse, type ErrorDecoder, type RawResponse } from './upstream.js';
 
 type ParamValue = string | number | boolean | undefined | null;
 export type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'HEAD' | 'OPTIONS';
@@ -31,6 +33,8 @@ export interface HttpClientOptions {
   baseUrl: string;
   /** per attempt @defaultValue 30000 */
   timeoutMs?: number;
+  /** bytes of one answer, counted after decompression @defaultValue 52428800 (50 MB) */
+  maxResponseBytes?: number;
   /** @defaultValue { perSecond: 0, concurrency: 4 } */
   rateLimit?: RateLimit;
   retry?: Partial<RetryPolicy>;
@@ -85,6 +89,8 @@ export interface HttpClient {
   request<T = unknown>(opts: HttpRequestOptions): Promise<HttpResponse<T>>;
   /** the absolute URL for a path (no query), e.g. for signing elsewhere */
   url(path: string): string;
+  /** the proxy the requests go through (no credentials), undefined when none */
+  readonly proxy?: string;
   /** destroys the keep-alive sockets */
   close(): void;
 }
@@ -109,6 +115,11 @@ function parseJson(text: string): unknown {
   }
 }
 
+/** Redirects followed for one attempt, each within the base URL's origin. */
+export const MAX_REDIRECTS = 3;
+
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+
 export function createHttpClient(options: HttpClientOptions): HttpClient {
   const { connection } = options;
   const base = options.baseUrl.replace(/\/+$/, '');
@@ -116,8 +127,8 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
   const limiter = new RateLimiter(limit);
   const policy: RetryPolicy = { ...DEFAULT_RETRY_POLICY, ...options.retry };
   const random = options.random ?? Math.random;
-  const agents = createAgents(Math.max(1, limit.concurrency));
   const timeoutMs = options.timeoutMs ?? 30_000;
+  const transport = createTransport({ baseUrl: base, maxSockets: Math.max(1, limit.concurrency), timeoutMs, maxResponseBytes: options.maxResponseBytes });
   const baseHeaders: Record<string, string> = { 'user-agent': 'member-sync', ...options.headers };
   let requests = 0;
   // the connection's name once per line: a connector's logger already carries it
@@ -126,8 +137,8 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
   const url = (path: string): string => `${base}/${path.replace(/^\/+/, '')}`;
 
   async function attempt(opts: HttpRequestOptions, signal?: AbortSignal): Promise<RawResponse> {
-    const method = (opts.method ?? 'GET').toUpperCase() as Method;
-    const target = new URL(url(opts.path));
+    let method = (opts.method ?? 'GET').toUpperCase() as Method;
+    let target = new URL(url(opts.path));
     if (opts.searchParams) for (const [k, v] of flatten(opts.searchParams)) target.searchParams.append(k, v);
     const headers: Record<string, string> = { ...baseHeaders, ...opts.headers };
     let body: string | undefined = opts.body;
@@ -140,14 +151,47 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
       body = JSON.stringify(opts.json);
       headers['content-type'] = 'application/json';
     }
-    if (options.authorize) {
-      const form = pairs ? Object.fromEntries(pairs) : undefined;
-      Object.assign(headers, await options.authorize({ method, url: target.toString(), form, headers: { ...headers } }));
+    for (let hop = 0; ; hop++) {
+      const sent = options.authorize
+        ? { ...headers, ...(await options.authorize({ method, url: target.toString(), form: pairs ? Object.fromEntries(pairs) : undefined, headers: { ...headers } })) }
+        : headers;
+      requests++;
+      if (opts.counter) opts.counter.requests++;
+      const res: Answer = await transport.exchange({ method, url: target, headers: sent, body, signal });
+      if (!REDIRECTS.has(res.status)) return { status: res.status, headers: res.headers, text: res.text, json: parseJson(res.text) };
+      const next = redirectTarget(res, target, method, hop);
+      // 303, and 301/302 of a GET: the next hop is a GET without a body (307/308 keep both)
+      if (res.status === 303 || method === 'GET' || method === 'HEAD') {
+        if (method !== 'HEAD') method = 'GET';
+        if (body !== undefined) {
+          body = undefined;
+          pairs = undefined;
+          delete headers['content-type'];
+        }
+      }
+      target = next;
     }
-    requests++;
-    if (opts.counter) opts.counter.requests++;
-    const res = await exchange({ method, url: target, headers, body, timeoutMs, signal }, agents);
-    return { status: res.status, headers: res.headers, text: res.text, json: parseJson(res.text) };
+  }
+
+  /** Where a redirect leads, or the ConnectionError that stops following it. */
+  function redirectTarget(res: Answer, from: URL, method: string, hop: number): URL {
+    const location = res.headers.location;
+    const fail = (message: string): ConnectionError => new ConnectionError({ connection, failure: 'format', status: res.status, message: safeMessage(message) });
+    if (!location) throw fail(`${from.pathname}: a redirect without a Location`);
+    let next: URL;
+    try {
+      next = new URL(location, from);
+    } catch {
+      throw fail(`${from.pathname}: a redirect to an unreadable Location`);
+    }
+    // another origin may be another system: credentials are never sent there (fix baseUrl instead)
+    if (next.origin !== from.origin) throw fail(`${from.pathname} redirects to another origin (${next.origin}${next.pathname}); only redirects within ${from.origin} are followed: set baseUrl to where the API is`);
+    if (hop >= MAX_REDIRECTS) throw fail(`${from.pathname}: more than ${MAX_REDIRECTS} redirects (a redirect loop?)`);
+    // a POST answered 301/302 would become a GET elsewhere: the remote meant a move, say so
+    if ((res.status === 301 || res.status === 302) && method !== 'GET' && method !== 'HEAD') {
+      throw fail(`${method} ${from.pathname} answered ${res.status} to ${next.pathname}: set baseUrl to where the API is`);
+    }
+    return next;
   }
 
   async function request<T>(opts: HttpRequestOptions): Promise<HttpResponse<T>> {
@@ -159,13 +203,13 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
       try {
         const raw = await attempt(opts, signal);
         const decoded = options.decodeError?.(raw);
-        if (decoded instanceof UpstreamError) failure = decoded;
+        if (decoded instanceof UpstreamError) failure = connectionLevel(decoded);
         else if (decoded) failure = upstreamFromResponse(connection, raw, decoded);
         else if (raw.status >= 400) failure = upstreamFromResponse(connection, raw);
         else return { ...raw, json: raw.json as T, attempts: n };
       } catch (err) {
         if (signal?.aborted) throw signal.reason instanceof Error ? signal.reason : new Error('aborted');
-        failure = upstreamFromNetwork(connection, err);
+        failure = err instanceof UpstreamError ? err : upstreamFromNetwork(connection, err);
       } finally {
         release();
       }
@@ -189,9 +233,9 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
     retryPolicy: policy,
     request,
     url,
+    proxy: transport.proxy,
     close() {
-      agents.http.destroy();
-      agents.https.destroy();
+      transport.close();
     },
   };
 }
@@ -199,7 +243,7 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
 /** The parts of a configured connection the client needs. */
 export interface ConnectionRef {
   name: string;
-  config: Pick<ConnectionConfig, 'baseUrl' | 'timeoutMs' | 'rateLimit'>;
+  config: Pick<ConnectionConfig, 'baseUrl' | 'timeoutMs' | 'rateLimit'> & { maxResponseBytes?: number };
   log?: Logger;
 }
 
@@ -211,7 +255,7 @@ const shared = new WeakMap<object, HttpClient>();
  */
 export function clientForConnection(
   conn: ConnectionRef,
-  extra: Omit<HttpClientOptions, 'connection' | 'baseUrl' | 'timeoutMs' | 'rateLimit'> = {},
+  extra: Omit<HttpClientOptions, 'connection' | 'baseUrl' | 'timeoutMs' | 'rateLimit' | 'maxResponseBytes'> = {},
 ): HttpClient {
   const existing = shared.get(conn.config);
   if (existing) return existing;
@@ -220,6 +264,7 @@ export function clientForConnection(
     baseUrl: conn.config.baseUrl,
     timeoutMs: conn.config.timeoutMs,
     rateLimit: conn.config.rateLimit,
+    maxResponseBytes: conn.config.maxResponseBytes,
     log: conn.log,
     ...extra,
   });

@@ -1,28 +1,28 @@
 /**
- * One HTTP exchange over node:http / node:https with keep-alive agents: the request is
- * written in one go, the whole answer is read as text (gzip, deflate and br decoded), and
- * any failure — a timeout, a reset, a refused connection, our own abort — rejects with a
- * plain Error carrying node's `code`. No retries, no redirects, no status checks: the
- * client above decides all of that. (got did this before; at thousands of requests a
- * second its per-request option merging, hooks and streams cost six times the exchange.)
+ * One HTTP exchange, made with got 14: keep-alive agents (through a proxy when
+ * HTTPS_PROXY / HTTP_PROXY name one and NO_PROXY does not exempt the host, proxy.ts),
+ * per-phase timeouts, decompression, and a cap on the size of the answer counted after
+ * decompression, so that neither a huge body nor a gzip bomb fills the memory. Any failure
+ * — a timeout, a reset, a refused connection, our own abort, the cap — rejects with a
+ * plain Error carrying a `code`. No retries, no redirects, no status checks: the client
+ * above decides all of that.
+ *
+ * Cheap per request on purpose (thousands a second): one got instance per connection,
+ * made once with everything that does not change; a request passes only its method, URL,
+ * headers, body and signal; no hooks. got's stream interface, read here, skips the
+ * promise interface's second pass over the options and its body buffering.
  */
-import http, { type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
-import https from 'node:https';
-import type { Readable } from 'node:stream';
-import zlib from 'node:zlib';
+import type { IncomingHttpHeaders } from 'node:http';
+import { got, type Got, type Method } from 'got';
+import { agentsFor, type Agents } from './proxy.js';
 
-export interface Agents {
-  http: http.Agent;
-  https: https.Agent;
-}
+export type { Agents } from './proxy.js';
 
 export interface Exchange {
   method: string;
   url: URL;
   headers: Record<string, string>;
   body?: string;
-  /** whole exchange, from the request to the last byte of the answer */
-  timeoutMs: number;
   signal?: AbortSignal;
 }
 
@@ -32,66 +32,93 @@ export interface Answer {
   text: string;
 }
 
-export function createAgents(maxSockets: number): Agents {
-  const options = { keepAlive: true, maxSockets };
-  return { http: new http.Agent(options), https: new https.Agent(options) };
+export interface TransportOptions {
+  /** the connection's base URL: decides the proxy, once */
+  baseUrl: string;
+  /** sockets per origin */
+  maxSockets: number;
+  /** the whole exchange, from the request to the last byte of the answer @defaultValue 30000 */
+  timeoutMs?: number;
+  /** answer bytes after decompression @defaultValue 52428800 (50 MB) */
+  maxResponseBytes?: number;
 }
 
-function decoded(res: IncomingMessage): Readable {
-  const encoding = String(res.headers['content-encoding'] ?? '').trim().toLowerCase();
-  if (encoding === 'gzip' || encoding === 'x-gzip') return res.pipe(zlib.createGunzip());
-  if (encoding === 'deflate') return res.pipe(zlib.createInflate());
-  if (encoding === 'br') return res.pipe(zlib.createBrotliDecompress());
-  return res;
+export interface Transport {
+  exchange(x: Exchange): Promise<Answer>;
+  readonly agents: Agents;
+  /** the proxy in use, credentials removed; undefined when none */
+  readonly proxy?: string;
+  close(): void;
 }
+
+export const DEFAULT_MAX_RESPONSE_BYTES = 50 * 1024 * 1024;
+
+/** Connection set-up phases get at most this long each, whatever the whole budget. */
+const SETUP_PHASE_MS = 10_000;
 
 const coded = (message: string, code: string): Error => Object.assign(new Error(message), { code });
 
-export function exchange(x: Exchange, agents: Agents): Promise<Answer> {
-  return new Promise<Answer>((resolve, reject) => {
-    const secure = x.url.protocol === 'https:';
-    const headers: Record<string, string | number> = { 'accept-encoding': 'gzip, deflate, br', ...x.headers };
-    if (x.body !== undefined) headers['content-length'] = Buffer.byteLength(x.body);
-    let settled = false;
-    const finish = (err: Error | undefined, answer?: Answer): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      x.signal?.removeEventListener('abort', onAbort);
-      if (err) {
-        req.destroy();
-        reject(err);
-      } else resolve(answer!);
-    };
-    const onAbort = (): void => finish(x.signal?.reason instanceof Error ? x.signal.reason : coded('aborted', 'ABORT_ERR'));
-    const req = (secure ? https : http).request(
-      {
-        protocol: x.url.protocol,
-        hostname: x.url.hostname.replace(/^\[|\]$/g, ''),
-        port: x.url.port || undefined,
-        path: x.url.pathname + x.url.search,
-        method: x.method,
-        headers,
-        agent: secure ? agents.https : agents.http,
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        const body = decoded(res);
-        body.on('data', (c: Buffer) => chunks.push(c));
-        body.on('error', (err) => finish(err));
-        body.on('end', () => finish(undefined, { status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') }));
-        // the connection dropped in the middle of the answer
-        res.on('close', () => {
-          if (!res.complete) finish(coded('socket hang up', 'ECONNRESET'));
-        });
-      },
-    );
-    const timer = setTimeout(() => finish(coded(`Timeout awaiting 'request' for ${x.timeoutMs}ms`, 'ETIMEDOUT')), x.timeoutMs);
-    req.on('error', (err) => finish(err));
-    if (x.signal) {
-      if (x.signal.aborted) return onAbort();
-      x.signal.addEventListener('abort', onAbort, { once: true });
-    }
-    req.end(x.body);
+export function createTransport(opts: TransportOptions): Transport {
+  const timeoutMs = opts.timeoutMs ?? 30_000;
+  const cap = opts.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
+  const { agents, proxy } = agentsFor(opts.baseUrl, opts.maxSockets);
+  const setup = Math.min(timeoutMs, SETUP_PHASE_MS);
+  const instance: Got = got.extend({
+    agent: { http: agents.http, https: agents.https },
+    // lookup, connect and TLS fail fast; a slow drip is cut by `request`, the whole budget
+    timeout: { lookup: setup, connect: setup, secureConnect: setup, send: timeoutMs, response: timeoutMs, request: timeoutMs },
+    retry: { limit: 0 },
+    throwHttpErrors: false,
+    followRedirect: false,
+    decompress: true,
+    http2: false,
   });
+
+  function exchange(x: Exchange): Promise<Answer> {
+    return new Promise<Answer>((resolve, reject) => {
+      const stream = instance.stream(x.url, { method: x.method as Method, headers: x.headers, body: x.body, signal: x.signal });
+      let status = 0;
+      let headers: IncomingHttpHeaders = {};
+      const chunks: Buffer[] = [];
+      let size = 0;
+      let settled = false;
+      const fail = (err: Error): void => {
+        if (settled) return;
+        settled = true;
+        stream.destroy();
+        // our own abort: the signal's reason, not got's wrapping of it
+        reject(x.signal?.aborted && x.signal.reason instanceof Error ? x.signal.reason : err);
+      };
+      const tooLarge = (): Error => coded(`the answer is larger than http.maxResponseBytes (${cap} bytes)`, 'E_RESPONSE_TOO_LARGE');
+      stream.on('response', (res: { statusCode: number; headers: IncomingHttpHeaders }) => {
+        status = res.statusCode;
+        headers = res.headers;
+        // an honest Content-Length over the cap is refused before reading (it is the compressed size)
+        const declared = Number(res.headers['content-length']);
+        if (Number.isFinite(declared) && declared > cap) fail(tooLarge());
+      });
+      // chunks come decompressed: the cap counts what would land in memory
+      stream.on('data', (c: Buffer) => {
+        size += c.length;
+        if (size > cap) fail(tooLarge());
+        else chunks.push(c);
+      });
+      stream.on('error', (err: Error) => fail(err));
+      stream.on('end', () => {
+        if (settled) return;
+        settled = true;
+        resolve({ status, headers, text: Buffer.concat(chunks).toString('utf8') });
+      });
+    });
+  }
+
+  return {
+    exchange,
+    agents,
+    proxy,
+    close() {
+      agents.http.destroy();
+      agents.https.destroy();
+    },
+  };
 }

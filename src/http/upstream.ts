@@ -5,7 +5,7 @@
  * bodies are ever copied in.
  */
 import type { IncomingHttpHeaders } from 'node:http';
-import { UpstreamError, type UpstreamKind } from '../errors.js';
+import { ConnectionError, UpstreamError, type ConnectionFailure, type UpstreamKind } from '../errors.js';
 import { redact } from '../log.js';
 import { parseRetryAfter } from './retry.js';
 
@@ -61,9 +61,30 @@ function retryAfterOf(res: RawResponse): number | undefined {
   return parseRetryAfter(res.headers['retry-after']);
 }
 
+/**
+ * An auth failure is the connection's, never one member's: the credentials or their rights
+ * would fail every other call the same way. Decoders say `auth` only for those (Convio's
+ * per-record 403 codes, Vocdoni's 401 quota are other kinds).
+ */
+export function connectionLevel(err: UpstreamError): UpstreamError {
+  if (err instanceof ConnectionError || err.kind !== 'auth') return err;
+  const message = err.message.startsWith(`${err.connection}: `) ? err.message.slice(err.connection.length + 2) : err.message;
+  return new ConnectionError({ connection: err.connection, failure: 'auth', status: err.status, remoteCode: err.remoteCode, message, cause: err });
+}
+
+/** A ConnectionError for an answer that is not the system's (a decoder or a client's shape check). */
+export function notTheFormat(connection: string, res: Pick<RawResponse, 'status' | 'headers'> | undefined, what: string): ConnectionError {
+  const type = res?.headers['content-type'];
+  const got = type ? ` (${String(type).split(';')[0]})` : '';
+  return new ConnectionError({ connection, failure: 'format', status: res?.status, message: safeMessage(`${what}${got}: is baseUrl the system's API?`) });
+}
+
 /** Build the UpstreamError for a response the decoder (or the status) marks as failed. */
 export function upstreamFromResponse(connection: string, res: RawResponse, decoded?: DecodedError): UpstreamError {
   const kind = decoded?.kind ?? kindForStatus(res.status);
+  if (kind === 'auth' && res.status !== 429) {
+    return new ConnectionError({ connection, failure: 'auth', status: res.status, remoteCode: decoded?.remoteCode, message: safeMessage(decoded?.message ?? (res.text.trim() || `HTTP ${res.status}`)) });
+  }
   // Retry-After counts on 429 and 503 whatever the decoder thought of the body
   const retryAfterMs = decoded?.retryAfterMs ?? (res.status === 429 || res.status === 503 ? retryAfterOf(res) : undefined);
   const message = decoded?.message ?? (res.text.trim() || `HTTP ${res.status}`);
@@ -92,18 +113,49 @@ const TRANSIENT_CODES = new Set([
   'UND_ERR_SOCKET',
 ]);
 
+/** Certificate and handshake failures (node's and OpenSSL's codes). */
+const TLS_CODES = new Set([
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'CERT_REVOKED',
+  'CERT_UNTRUSTED',
+  'CERT_REJECTED',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+  'HOSTNAME_MISMATCH',
+  // an https URL at a port that speaks plain HTTP, or no common protocol
+  'EPROTO',
+]);
+
+/** A transport failure that no retry will mend: the connection's, not a member's. */
+function connectionFailureOf(code: string | undefined): ConnectionFailure | undefined {
+  if (!code) return undefined;
+  if (code === 'ENOTFOUND') return 'dns';
+  if (TLS_CODES.has(code) || code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_')) return 'tls';
+  if (code === 'E_RESPONSE_TOO_LARGE') return 'format';
+  return undefined;
+}
+
 /**
  * Wrap a transport failure (no response): timeouts, resets, refused connections and
- * socket hang-ups become kind `network` (retried); anything else, `other`. The cause is
- * a fresh plain Error, not got's, because got's error holds the request options.
+ * socket hang-ups become kind `network` (retried); a host that does not resolve, a TLS
+ * failure and an answer over the size cap a ConnectionError; anything else, `other`. The
+ * cause is a fresh plain Error, not got's, because got's error holds the request options.
  */
 export function upstreamFromNetwork(connection: string, err: unknown): UpstreamError {
   if (err instanceof UpstreamError) return err;
   const code = typeof (err as { code?: unknown })?.code === 'string' ? ((err as { code: string }).code) : undefined;
   const raw = err instanceof Error ? err.message : String(err);
+  const message = safeMessage(raw);
+  const text = code && !message.includes(code) ? `${code} ${message}` : message;
+  const cause = Object.assign(new Error(message), code ? { code } : {});
+  const failure = connectionFailureOf(code);
+  if (failure) return new ConnectionError({ connection, failure, message: text, cause });
   const hangUp = /socket hang up|premature close/i.test(raw);
   const kind: UpstreamKind = (code && TRANSIENT_CODES.has(code)) || hangUp ? 'network' : 'other';
-  const message = safeMessage(raw);
-  const cause = Object.assign(new Error(message), code ? { code } : {});
-  return new UpstreamError({ connection, kind, message: code && !message.includes(code) ? `${code} ${message}` : message, remoteCode: undefined, cause });
+  return new UpstreamError({ connection, kind, message: text, remoteCode: undefined, cause });
 }
