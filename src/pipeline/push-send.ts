@@ -7,7 +7,7 @@
  * down: sending the rest would only pile up timeouts and retries).
  */
 import type { PushResult } from '../connectors/types.js';
-import { UpstreamError, isRetryable } from '../errors.js';
+import { ConnectionError, UpstreamError, isRetryable } from '../errors.js';
 import { DEFAULT_RETRY_POLICY } from '../http/index.js';
 import { redact } from '../log.js';
 import type { PushRecord } from '../store/push-repo.js';
@@ -34,6 +34,8 @@ export interface Halt {
   reason: string;
   /** the wait the remote asked for, when a Retry-After stopped the push */
   retryAfterMs?: number;
+  /** the connection itself failed (a ConnectionError: credentials, DNS, TLS, not the system's answers): the push fails with it */
+  connection?: Error;
 }
 
 export interface SendBatchResult {
@@ -87,15 +89,20 @@ export async function sendBatch(
   const outcomes: SendOutcome[] = [];
   let next = 0;
   let halt: Halt | undefined;
+  let brokenHalt: Halt | undefined;
   const worker = async (): Promise<void> => {
     while (next < jobs.length && !halt && !opts.signal?.aborted && !opts.stop?.aborted) {
       const job = jobs[next++];
       const result = await opts.push(job);
-      // a failure caused by our own abort says nothing about the member: leave it as it was
-      const cut = !result.success && opts.signal?.aborted;
+      // a failure caused by our own abort, or by the connection itself (a refused key, a
+      // host that does not resolve), says nothing about the member: leave it as it was
+      const broken = !result.success && result.error instanceof ConnectionError ? result.error : undefined;
+      const cut = (!result.success && opts.signal?.aborted) || broken !== undefined;
       const outcome: SendOutcome = cut ? { job } : { job, result };
       outcomes.push(outcome);
-      if (!cut) halt ??= retryAfterHalt(result) ?? opts.streak?.add(result);
+      // the connection's failure wins over any other reason to stop
+      if (broken) halt = brokenHalt ??= { reason: broken.message, connection: broken };
+      else if (!cut) halt ??= retryAfterHalt(result) ?? opts.streak?.add(result);
       opts.onSent?.(outcome);
     }
   };

@@ -16,6 +16,10 @@
  * when it stopped early (interrupted, a long Retry-After, or `maxConsecutiveFailures`
  * transient failures in a row) or left members `pending` after their HTTP retries: the
  * work is not done, and the next push sends just those members.
+ *
+ * A ConnectionError (credentials refused, a host that does not resolve, TLS, answers that
+ * are not the system's) is no member's failure: the push stops at once, records the
+ * members already delivered, fails the run with the reason and throws it (never retried).
  */
 import type { Knex } from 'knex';
 import type { Config } from '../config/schema.js';
@@ -129,6 +133,7 @@ export async function pushConnection(name: string, opts: PushOptions): Promise<P
   const batchSize = opts.batchSize ?? 100;
   const streak = new FailureStreak(opts.maxConsecutiveFailures ?? 20);
   let firstPending: string | undefined;
+  let broken: Error | undefined;
   let sent = 0;
   log.info({ dryRun: dry }, 'push started');
 
@@ -199,6 +204,7 @@ export async function pushConnection(name: string, opts: PushOptions): Promise<P
     s.updated += updated;
     s.skipped += skips.length;
     record(records, { rows: seen, created, updated });
+    if (halt?.connection) broken ??= halt.connection;
     if (halt && !s.stopped) {
       s.stopped = halt.reason;
       if (halt.retryAfterMs !== undefined) s.retry_after_ms = halt.retryAfterMs;
@@ -248,6 +254,7 @@ export async function pushConnection(name: string, opts: PushOptions): Promise<P
     }
     if (!dry && (jobs.length > 0 || skips.length > 0 || seen > 0)) await flush(jobs, skips, seen);
     await recorded();
+    if (broken) throw broken;
     if (!dry) {
       s.error = runError(s, firstPending);
       const { run_id: _r, connection: _c, dry_run: _d, error: _e, ...counts } = s;

@@ -4,7 +4,7 @@
  * whose body is the server's exception message, which alone says what went wrong.
  */
 import { ConfigError, UpstreamError, type UpstreamKind } from '../../errors.js';
-import { clientForConnection, oauth1Authorizer, type DecodedError, type HttpClient, type RawResponse, type RequestCounter } from '../../http/index.js';
+import { clientForConnection, notTheFormat, oauth1Authorizer, type DecodedError, type HttpClient, type RawResponse, type RequestCounter } from '../../http/index.js';
 import { registerSecret } from '../../log.js';
 import type { ConnectorContext } from '../types.js';
 import type { CommunityInformation, GnossUser } from './types.js';
@@ -24,11 +24,16 @@ const KNOWN_MESSAGES: Array<[RegExp, UpstreamKind]> = [
   [/ISO8601/i, 'validation'],
 ];
 
-/** Plain-text error bodies -> error kinds. 429 and 5xx keep the default decision. */
-export function decodeCommunityError(raw: RawResponse): DecodedError | undefined {
+/**
+ * Plain-text error bodies -> error kinds. 429 and 5xx keep the default decision. The API
+ * answers its own errors with 400 or 401 (GnossException); a 404 or 405 is a route it does
+ * not have: not the API (a wrong baseUrl), a ConnectionError.
+ */
+export function decodeCommunityError(raw: RawResponse, connection = 'community'): DecodedError | UpstreamError | undefined {
   if (raw.status < 400 || raw.status === 429 || raw.status >= 500) return undefined;
   const message = raw.text.trim() || `HTTP ${raw.status}`;
   for (const [re, kind] of KNOWN_MESSAGES) if (re.test(message)) return { kind, message };
+  if (raw.status === 404 || raw.status === 405) return notTheFormat(connection, raw, `HTTP ${raw.status}: no such route`);
   return undefined;
 }
 
@@ -46,7 +51,7 @@ export function communityCredentials(ctx: ConnectorContext): Record<(typeof COMM
 export function communityClient(ctx: ConnectorContext): HttpClient {
   const creds = communityCredentials(ctx);
   return clientForConnection(ctx, {
-    decodeError: decodeCommunityError,
+    decodeError: (raw) => decodeCommunityError(raw, ctx.name),
     authorize: oauth1Authorizer(creds, { profile: 'gnoss' }),
   });
 }
@@ -56,8 +61,9 @@ export interface CallOptions {
   signal?: AbortSignal;
 }
 
-function unexpected(client: HttpClient, what: string): UpstreamError {
-  return new UpstreamError({ connection: client.connection, kind: 'other', message: `unexpected answer from ${what}` });
+/** A success that is not the shape the API gives: not the API (a wrong baseUrl). */
+function unexpected(client: HttpClient, what: string, res?: RawResponse): UpstreamError {
+  return notTheFormat(client.connection, res, `${what}: the answer is not the community API's`);
 }
 
 export async function getCommunityInformation(client: HttpClient, shortName: string, call: CallOptions = {}): Promise<CommunityInformation> {
@@ -66,7 +72,7 @@ export async function getCommunityInformation(client: HttpClient, shortName: str
     searchParams: { community_short_name: shortName },
     ...call,
   });
-  if (!res.json || !Array.isArray(res.json.users)) throw unexpected(client, 'get-community-information');
+  if (!res.json || !Array.isArray(res.json.users)) throw unexpected(client, 'get-community-information', res);
   return res.json;
 }
 
@@ -77,7 +83,7 @@ export async function getModifiedUsers(client: HttpClient, shortName: string, se
     searchParams: { community_short_name: shortName, search_date: searchDate },
     ...call,
   });
-  if (!Array.isArray(res.json)) throw unexpected(client, 'get-modified-users');
+  if (!Array.isArray(res.json)) throw unexpected(client, 'get-modified-users', res);
   return res.json;
 }
 
@@ -87,11 +93,13 @@ export async function getUserById(client: HttpClient, userId: string, shortName:
     searchParams: { user_id: userId, community_short_name: shortName },
     ...call,
   });
-  if (!res.json || typeof res.json !== 'object') throw unexpected(client, 'get-by-id');
+  if (!res.json || typeof res.json !== 'object') throw unexpected(client, 'get-by-id', res);
   return res.json;
 }
 
 /** modify-user answers 200 with an empty body; any failure arrives as an error. */
 export async function modifyUser(client: HttpClient, body: Partial<GnossUser>, call: CallOptions = {}): Promise<void> {
-  await client.request({ method: 'POST', path: 'user/modify-user', json: body, ...call });
+  const res = await client.request({ method: 'POST', path: 'user/modify-user', json: body, ...call });
+  // an HTML page here is a portal or a login page answering for the API
+  if (/^\s*</.test(res.text)) throw unexpected(client, 'modify-user', res);
 }

@@ -5,7 +5,7 @@
  * with `errorResponse {code, message}`; the code, not the status, says what went wrong.
  */
 import { ConfigError, UpstreamError, type UpstreamKind } from '../../errors.js';
-import { clientForConnection, type DecodedError, type HttpClient, type RawResponse, type RequestCounter } from '../../http/index.js';
+import { clientForConnection, notTheFormat, type DecodedError, type HttpClient, type RawResponse, type RequestCounter } from '../../http/index.js';
 import { registerSecret } from '../../log.js';
 import type { ConnectorContext } from '../types.js';
 import { asList, scalar } from './mapping.js';
@@ -20,7 +20,14 @@ import {
   type ConvioUserField,
 } from './types.js';
 
-const AUTH_CODES = new Set<string>([C.BAD_API_KEY, C.AUTH_FAILED, C.IP_REFUSED, C.NEEDS_AUTH_TOKEN, C.SSO_FAILED, C.METHOD_NOT_ALLOWED]);
+/**
+ * The errorResponse codes that are the connection's (the key, the API user, its IP, its
+ * rights): they stop a pull or push. Every other 403 code is about one record (a
+ * duplicate, a missing field, "Invalid password" 20 of the constituent) and stays that
+ * member's failure.
+ */
+export const CONNECTION_CODES: ReadonlySet<string> = new Set<string>([C.BAD_API_KEY, C.AUTH_FAILED, C.IP_REFUSED, C.NEEDS_AUTH_TOKEN, C.SSO_FAILED, C.METHOD_NOT_ALLOWED]);
+const AUTH_CODES = CONNECTION_CODES;
 const DUPLICATE_CODES = new Set<string>([C.MATCHED_MANY, C.ADD_DUPLICATE, C.DUPLICATE_USER_NAME, C.DUPLICATE_EMAIL, C.UPDATE_MATCHED_MANY]);
 
 /** errorResponse code → kind. "Matched more than one" (8, 15) is a duplicate at Convio. */
@@ -41,8 +48,11 @@ function xmlTag(text: string, tag: string): string | undefined {
   return m ? m[1].trim() : undefined;
 }
 
-/** Reads `errorResponse` from JSON, or from XML should a proxy drop response_format. */
-export function decodeConvioError(raw: RawResponse): DecodedError | undefined {
+/**
+ * Reads `errorResponse` from JSON, or from XML should a proxy drop response_format. A 4xx
+ * without one is not Convio answering (a wrong baseUrl, a portal page): a ConnectionError.
+ */
+export function decodeConvioError(raw: RawResponse, connection = 'convio'): DecodedError | UpstreamError | undefined {
   const env = (raw.json as { errorResponse?: { code?: unknown; message?: unknown } } | undefined)?.errorResponse;
   if (env) {
     const code = scalar(env.code);
@@ -51,6 +61,9 @@ export function decodeConvioError(raw: RawResponse): DecodedError | undefined {
   if (raw.json === undefined && raw.text.includes('<errorResponse')) {
     const code = xmlTag(raw.text, 'code');
     return { kind: convioErrorKind(code), message: xmlTag(raw.text, 'message') ?? 'Convio error', remoteCode: code };
+  }
+  if (raw.status >= 400 && raw.status < 500 && raw.status !== 408 && raw.status !== 429) {
+    return notTheFormat(connection, raw, `HTTP ${raw.status} without a Convio errorResponse`);
   }
   return undefined;
 }
@@ -91,7 +104,7 @@ export interface ConvioApi {
 
 export function convioApi(ctx: ConnectorContext): ConvioApi {
   const creds = convioCredentials(ctx);
-  const http = clientForConnection(ctx, { decodeError: decodeConvioError });
+  const http = clientForConnection(ctx, { decodeError: (raw) => decodeConvioError(raw, ctx.name) });
 
   async function call(method: string, params: ConvioForm, expectRoot: string, opts: CallOptions = {}): Promise<Record<string, unknown>> {
     const res = await http.request({
@@ -110,9 +123,7 @@ export function convioApi(ctx: ConnectorContext): ConvioApi {
       signal: opts.signal ?? ctx.signal,
     });
     const body = root(res.json, expectRoot);
-    if (!body) {
-      throw new UpstreamError({ connection: ctx.name, kind: 'other', status: res.status, message: `${method}: response has no ${expectRoot}` });
-    }
+    if (!body) throw notTheFormat(ctx.name, res, `${method}: the answer has no ${expectRoot}`);
     return body;
   }
 

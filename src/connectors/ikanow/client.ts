@@ -8,7 +8,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { ConfigError, UpstreamError, type UpstreamKind } from '../../errors.js';
-import { clientForConnection, type DecodedError, type HttpClient, type HttpResponse, type RawResponse, type RequestCounter, type RetryPolicy } from '../../http/index.js';
+import { clientForConnection, notTheFormat, type DecodedError, type HttpClient, type HttpResponse, type RawResponse, type RequestCounter, type RetryPolicy } from '../../http/index.js';
 import { registerSecret } from '../../log.js';
 import type { ConnectorContext } from '../types.js';
 import { type IkanowEnvelope, type IkanowPerson, type IkanowSetup } from './types.js';
@@ -41,8 +41,15 @@ function envelopeOf(json: unknown): IkanowEnvelope | undefined {
   return r && typeof r.success === 'boolean' ? (json as IkanowEnvelope) : undefined;
 }
 
-export function decodeIkanowError(raw: RawResponse): DecodedError | undefined {
+/**
+ * IKANOW answers everything with HTTP 200 and its envelope; a 4xx without the envelope
+ * is not IKANOW answering (a wrong baseUrl): a ConnectionError.
+ */
+export function decodeIkanowError(raw: RawResponse, connection = 'ikanow'): DecodedError | UpstreamError | undefined {
   const env = envelopeOf(raw.json);
+  if (!env && raw.status >= 400 && raw.status < 500 && raw.status !== 408 && raw.status !== 429) {
+    return notTheFormat(connection, raw, `HTTP ${raw.status} without an IKANOW envelope`);
+  }
   if (!env || env.response.success) return undefined;
   const message = env.response.message || `${env.response.action || 'request'} failed`;
   return { kind: ikanowMessageKind(message), message };
@@ -99,7 +106,7 @@ function cookieFrom(res: HttpResponse): string | undefined {
 
 export function ikanowApi(ctx: ConnectorContext): IkanowApi {
   const auth = ikanowAuth(ctx);
-  const http = clientForConnection(ctx, { decodeError: decodeIkanowError });
+  const http = clientForConnection(ctx, { decodeError: (raw) => decodeIkanowError(raw, ctx.name) });
   const session = sessions.get(http) ?? {};
   sessions.set(http, session);
 
@@ -128,7 +135,7 @@ export function ikanowApi(ctx: ConnectorContext): IkanowApi {
       try {
         const res = await http.request({ method, path, headers, json: opts.json, searchParams: opts.searchParams, counter: opts.counter, signal: opts.signal ?? ctx.signal, retry: opts.retry });
         const env = envelopeOf(res.json);
-        if (!env) throw new UpstreamError({ connection: ctx.name, kind: 'other', status: res.status, message: `${path}: response is not an IKANOW envelope` });
+        if (!env) throw notTheFormat(ctx.name, res, `${path.split('/').slice(0, 3).join('/')}: the answer is not an IKANOW envelope`);
         return env as IkanowEnvelope<T>;
       } catch (err) {
         // a session that expired gets one fresh login; a key that is refused does not

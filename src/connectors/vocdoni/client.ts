@@ -4,8 +4,8 @@
  * HTTP status: a plan quota answers 401 but is no auth problem, and a validation error
  * on PUT answers 500 but will fail the same way every time.
  */
-import { ConfigError, type UpstreamKind } from '../../errors.js';
-import { clientForConnection, type DecodedError, type HttpClient, type HttpRequestOptions, type RawResponse, type RequestCounter } from '../../http/index.js';
+import { ConfigError, type UpstreamError, type UpstreamKind } from '../../errors.js';
+import { clientForConnection, notTheFormat, type DecodedError, type HttpClient, type HttpRequestOptions, type RawResponse, type RequestCounter } from '../../http/index.js';
 import { registerSecret } from '../../log.js';
 import type { ConnectorContext } from '../types.js';
 import type {
@@ -37,10 +37,18 @@ const KIND_BY_CODE: Record<number, UpstreamKind> = {
   50002: 'server',
 };
 
-export function decodeVocdoniError(raw: RawResponse): DecodedError | undefined {
+/**
+ * `{error, code}` → kind. A 4xx without that body is not the Vocdoni API answering (a
+ * wrong baseUrl, a route it does not have): a ConnectionError. (getJob still falls back
+ * on the 404 of the documented job route, which the current backend no longer serves.)
+ */
+export function decodeVocdoniError(raw: RawResponse, connection = 'vocdoni'): DecodedError | UpstreamError | undefined {
   if (raw.status < 400) return undefined;
   const body = raw.json as Partial<VocdoniErrorBody> | undefined;
-  if (!body || typeof body.code !== 'number') return undefined;
+  if (!body || typeof body.code !== 'number') {
+    if (raw.status >= 500 || raw.status === 408 || raw.status === 429) return undefined;
+    return notTheFormat(connection, raw, `HTTP ${raw.status} without a Vocdoni error body`);
+  }
   const message = typeof body.error === 'string' ? body.error : `HTTP ${raw.status}`;
   let kind = KIND_BY_CODE[body.code];
   if (body.code === 40037 && /duplicates/i.test(message)) kind = 'duplicate';
@@ -59,7 +67,7 @@ export function vocdoniClient(ctx: ConnectorContext): HttpClient {
   const token = ctx.config.credentials.token;
   if (!token) throw new ConfigError(`connection ${ctx.name}: credentials.token missing (vocdoni needs a JWT or a vsk_ API key)`);
   registerSecret(token);
-  return clientForConnection(ctx, { decodeError: decodeVocdoniError, headers: { authorization: `Bearer ${token}` } });
+  return clientForConnection(ctx, { decodeError: (raw) => decodeVocdoniError(raw, ctx.name), headers: { authorization: `Bearer ${token}` } });
 }
 
 export interface CallOptions {

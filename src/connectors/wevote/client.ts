@@ -4,8 +4,8 @@
  * server's code path (API-NOTES.md section 4). The decoder below turns those codes into
  * error kinds, so a refused key is `auth` and a database error is retried.
  */
-import { ConfigError, type UpstreamKind } from '../../errors.js';
-import { clientForConnection, type DecodedError, type HttpClient, type RawResponse, type RequestCounter } from '../../http/index.js';
+import { ConfigError, type UpstreamError, type UpstreamKind } from '../../errors.js';
+import { clientForConnection, notTheFormat, type DecodedError, type HttpClient, type RawResponse, type RequestCounter } from '../../http/index.js';
 import { registerSecret } from '../../log.js';
 import type { ConnectorContext } from '../types.js';
 import type { VoterUpdateResponse, WeVoteForm } from './types.js';
@@ -20,6 +20,8 @@ const FAILURE_CODES: Array<[string, UpstreamKind]> = [
   ['RequestDataTooBig', 'validation'],
   ['VALID_VOTER_DEVICE_ID_MISSING', 'auth'],
   ['MANAGEMENT_API_KEY_NOT_ACCEPTED', 'auth'],
+  // the configured voterDeviceId names no voter: the credential is wrong
+  ['VOTER_NOT_FOUND_FROM_DEVICE_ID', 'auth'],
   ['VOTER_NOT_FOUND', 'not_found'],
   ['MISSING_VOTER_ID', 'not_found'],
   ['INVALID_STAFF_ACCESS', 'validation'],
@@ -45,12 +47,19 @@ export function decodeVoterStatus(status: string | undefined, success: boolean |
   return { kind: 'other', remoteCode: statusCodes(text).at(-1), message: text || 'voterUpdate failed without a status' };
 }
 
-/** Every answer is 200; a JSON answer carries its verdict in `success`. */
-export function decodeWeVoteError(raw: RawResponse): DecodedError | undefined {
-  if (raw.status !== 200) return undefined;
+/**
+ * Every answer is 200; a JSON answer carries its verdict in `success`. Anything else that
+ * is not a 429, a 408 or a 5xx (an HTML page, a 404) is not WeVote answering: a
+ * ConnectionError.
+ */
+export function decodeWeVoteError(raw: RawResponse, connection = 'wevote'): DecodedError | UpstreamError | undefined {
+  if (raw.status !== 200) {
+    if (raw.status >= 400 && raw.status < 500 && raw.status !== 408 && raw.status !== 429) return notTheFormat(connection, raw, `voterUpdate answered HTTP ${raw.status}`);
+    return undefined;
+  }
   const body = raw.json as Partial<VoterUpdateResponse> | undefined;
   if (!body || typeof body !== 'object' || typeof body.success !== 'boolean') {
-    return { kind: 'other', message: 'voterUpdate answered something that is not its JSON' };
+    return notTheFormat(connection, raw, 'voterUpdate answered something that is not its JSON');
   }
   return decodeVoterStatus(body.status, body.success);
 }
@@ -69,7 +78,7 @@ export function wevoteCredentials(ctx: ConnectorContext): WeVoteCredentials {
 }
 
 export function wevoteClient(ctx: ConnectorContext): HttpClient {
-  return clientForConnection(ctx, { decodeError: decodeWeVoteError });
+  return clientForConnection(ctx, { decodeError: (raw) => decodeWeVoteError(raw, ctx.name) });
 }
 
 /**
