@@ -12,6 +12,7 @@ import { connectorFor } from '../connectors/registry.js';
 import { loadMapping } from '../csv/mappings.js';
 import { ConfigError } from '../errors.js';
 import type { Logger } from '../log.js';
+import { dropPathProblem } from './drop-path.js';
 import { nameList, parseJobDefinition, parseStep, stepKind, type JobDefinition, type Step } from './job-definition.js';
 
 export type JobDefinitions = ReadonlyMap<string, JobDefinition>;
@@ -37,9 +38,21 @@ export function loadJobDefinitions(dir: string): JobDefinitions {
   return defs;
 }
 
+/** Paths of one step that point into the drop folder and lead out of it: `key: message`. */
+export function stepPathProblems(step: Step, key: string, config: Readonly<Config>): string[] {
+  const problems: string[] = [];
+  const check = (sub: string, p: string) => {
+    const problem = dropPathProblem(p, config.dropFolder.path);
+    if (problem) problems.push(`${key}.${sub}: ${problem}`);
+  };
+  if ('import' in step) check('import', step.import);
+  if ('migrate' in step && !config.connections[step.migrate]) check('migrate', step.migrate);
+  return problems;
+}
+
 /** Problems of one step against the config: `key: message`. `*` always resolves. */
 export function stepProblems(step: Step, key: string, config: Readonly<Config>): string[] {
-  const problems: string[] = [];
+  const problems: string[] = stepPathProblems(step, key, config);
   const known = Object.keys(config.connections);
   const check = (sub: string, name: string, op: 'pull' | 'push' | 'any') => {
     const conn = config.connections[name];
@@ -82,11 +95,16 @@ export function checkDropFolderConfig(config: Readonly<Config>): void {
   if (problems.length > 0) throw new ConfigError(`config: ${problems.join('; ')}`);
 }
 
-/** Fails for scheduled jobs, warns for the others. */
+/**
+ * Fails for scheduled jobs, warns for the others; a path that leads out of the drop folder
+ * fails for every job.
+ */
 export function checkJobsAgainstConfig(defs: JobDefinitions, config: Readonly<Config>, log: Logger): void {
   const fatal: string[] = [];
   for (const def of defs.values()) {
-    const problems = jobProblems(def, config);
+    const paths = def.steps.flatMap((s, i) => stepPathProblems(s, `steps.${i}`, config)).map((p) => `${def.file}: ${p}`);
+    fatal.push(...paths);
+    const problems = jobProblems(def, config).filter((p) => !paths.includes(p));
     if (problems.length === 0) continue;
     if (def.schedule || def.every) fatal.push(...problems);
     else log.warn({ job: def.name, problems }, `job '${def.name}' names connections the config cannot use; it will fail if queued`);

@@ -15,10 +15,11 @@ import { stat } from 'node:fs/promises';
 import { DelayedError, UnrecoverableError, WaitingError, type Job, type Processor } from 'bullmq';
 import type { Knex } from 'knex';
 import type { Config } from '../config/schema.js';
-import { describeError, isRetryable } from '../errors.js';
+import { ConfigError, describeError, isRetryable } from '../errors.js';
 import type { Logger } from '../log.js';
 import { sha256File } from '../pipeline/import-file.js';
 import type { ConnectionLocks } from './connection-lock.js';
+import { droppedFileProblem } from './drop-path.js';
 import { importOne } from './import-unit.js';
 import { assertJobPayload, type DropPayload, type StepsPayload } from './job-payload.js';
 import type { WorkerMetrics } from './metrics.js';
@@ -88,6 +89,9 @@ async function runSteps(p: StepsPayload, run: Run, deps: ProcessorDeps): Promise
 }
 
 async function runDrop(p: DropPayload, run: Run, deps: ProcessorDeps): Promise<StepResult[]> {
+  // the payload comes from the queue: it may name only a file in the drop folder
+  const outside = droppedFileProblem(p.path, deps.config.dropFolder.path);
+  if (outside) throw new ConfigError(`job ${run.job.id} payload: path: ${outside}`);
   const skip = (why: string): ImportResult[] => [{ step: 'import', file: p.path, run_id: null, rows: 0, created: 0, updated: 0, unchanged: 0, conflicts: 0, rejected: 0, skipped: why }];
   if (!(await stat(p.path).catch(() => undefined))) return skip('the file is no longer in the drop folder');
   if ((await sha256File(p.path)) !== p.sha256) return skip('the file changed after it was queued; it is taken again as new content');
