@@ -12,6 +12,7 @@
  *     to: vocdoni-main        # ... to one or more connections
  * ```
  */
+import { CronExpressionParser } from 'cron-parser';
 import { z } from 'zod';
 import { ConfigError } from '../errors.js';
 
@@ -119,12 +120,19 @@ function parseEvery(v: unknown, where: string): number {
   return ms;
 }
 
+const CRON_HELP = 'a cron pattern of 5 fields (minute hour day month weekday) or 6 (with seconds first), such as "0 2 * * *"';
+
+/** Checked with the parser BullMQ's job schedulers use, so a pattern accepted here is one they run. */
 function checkCron(v: unknown, where: string): string {
   const fields = typeof v === 'string' ? v.trim().split(/\s+/) : [];
-  if (!(fields.length === 5 || fields.length === 6) || !fields.every((f) => CRON_FIELD.test(f))) {
-    fail(where, 'schedule', 'a cron pattern of 5 fields (minute hour day month weekday) or 6 (with seconds first), such as "0 2 * * *"');
+  if (!(fields.length === 5 || fields.length === 6) || !fields.every((f) => CRON_FIELD.test(f))) fail(where, 'schedule', CRON_HELP);
+  const pattern = fields.join(' ');
+  try {
+    CronExpressionParser.parse(pattern);
+  } catch (err) {
+    fail(where, 'schedule', `"${pattern}" is not a valid cron pattern (${(err as Error).message}); ${CRON_HELP}`);
   }
-  return fields.join(' ');
+  return pattern;
 }
 
 function checkTz(v: unknown, where: string): string {
