@@ -26,7 +26,6 @@ export function buildProgram(): Command {
         'Config: config/default.yaml, ./config/local.yaml, then the file in MEMBER_SYNC_CONFIG.',
     )
     .version('0.1.0')
-    .showHelpAfterError()
     .exitOverride();
   registerImport(program);
   registerPull(program);
@@ -42,12 +41,34 @@ export function buildProgram(): Command {
   registerEnqueue(program);
   registerDemo(program);
   registerGen(program);
-  for (const cmd of program.commands) cmd.exitOverride();
+  // a mistake gets its message (with commander's "Did you mean …?") and one line that
+  // points at the help, not the whole help
+  const pointAtHelp = (cmd: Command, path: string[]) => {
+    cmd.exitOverride().showHelpAfterError(`(see 'member-sync ${[...path, '--help'].join(' ')}')`);
+    for (const sub of cmd.commands) pointAtHelp(sub, [...path, sub.name()]);
+  };
+  pointAtHelp(program, []);
   return program;
+}
+
+/**
+ * The reader of our output went away (`member-sync members export | head`): that is the
+ * end of the output, not a failure. Exit at once and quietly, as a program killed by
+ * SIGPIPE would (Node ignores the signal and reports EPIPE instead); whatever was being
+ * written in a transaction is rolled back with the session.
+ */
+function endQuietlyOnClosedOutput(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EPIPE') process.exit(0);
+      throw err;
+    });
+  }
 }
 
 /** Runs the CLI; resolves to the exit code. */
 export async function main(argv: string[]): Promise<number> {
+  endQuietlyOnClosedOutput();
   const program = buildProgram();
   try {
     await program.parseAsync(argv);

@@ -4,14 +4,14 @@
  * connections config that points at them. Used by `member-sync sandbox`, the demo, tests
  * and benchmarks.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { stringify as toYaml } from 'yaml';
 import { startCommunitySimulator } from '../connectors/community/simulator.js';
 import { startConvioSimulator } from '../connectors/convio/simulator.js';
 import { startIkanowSimulator } from '../connectors/ikanow/simulator.js';
 import type { SimulatorHandle } from '../connectors/types.js';
 import { startVocdoniSimulator } from '../connectors/vocdoni/simulator.js';
-import { newVoterDeviceId, startWeVoteSimulator } from '../connectors/wevote/simulator.js';
+import { startWeVoteSimulator } from '../connectors/wevote/simulator.js';
 import { person, type GeneratedPerson } from '../members/generate.js';
 import type { MemberValues } from '../types.js';
 
@@ -36,7 +36,26 @@ export interface Sandbox {
 
 export const SANDBOX_ID_OFFSET = 500_000;
 
-const secret = () => randomBytes(12).toString('hex');
+/**
+ * The sandbox's made-up credentials and ids, derived from the seed: the same `--seed`
+ * prints the same ones every time, so a config and exports saved once keep working.
+ */
+function seeded(seed: number): (label: string, bytes?: number) => Buffer {
+  return (label, bytes = 12) => {
+    const out: Buffer[] = [];
+    for (let i = 0; out.length * 32 < bytes; i++) out.push(createHash('sha256').update(`member-sync sandbox ${seed} ${label} ${i}`).digest());
+    return Buffer.concat(out).subarray(0, bytes);
+  };
+}
+
+/** An RFC 4122 version 4 UUID made of the given bytes. */
+function uuidOf(b: Buffer): string {
+  const x = Buffer.from(b.subarray(0, 16));
+  x[6] = (x[6] & 0x0f) | 0x40;
+  x[8] = (x[8] & 0x3f) | 0x80;
+  const h = x.toString('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
 
 /** Which systems hold person i: overlapping slices of the population. */
 export function spread(i: number): { convio: boolean; community: boolean; vocdoni: boolean; ikanow: boolean; wevote: boolean } {
@@ -64,22 +83,25 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     if (s.ikanow) buckets.ikanow.push({ email: p.email.replace(/^./, (c) => c.toUpperCase()), first_name: p.first_name, last_name: p.last_name, phone: p.phone, city: p.city, country: p.country });
     if (s.wevote) buckets.wevote.push({ email: p.email, first_name: p.first_name, last_name: p.last_name });
   }
+  const bytes = seeded(seed);
+  const secret = (label: string) => bytes(label).toString('hex');
   const env: Record<string, string> = {
-    SANDBOX_CONVIO_API_KEY: secret(),
+    SANDBOX_CONVIO_API_KEY: secret('CONVIO_API_KEY'),
     SANDBOX_CONVIO_LOGIN: 'sandbox-admin',
-    SANDBOX_CONVIO_PASSWORD: secret(),
-    SANDBOX_IKANOW_API_KEY: secret(),
-    SANDBOX_COMMUNITY_CONSUMER_KEY: secret(),
-    SANDBOX_COMMUNITY_CONSUMER_SECRET: secret(),
-    SANDBOX_COMMUNITY_TOKEN: secret(),
-    SANDBOX_COMMUNITY_TOKEN_SECRET: secret(),
-    SANDBOX_WEVOTE_API_KEY: secret(),
-    SANDBOX_WEVOTE_MANAGEMENT_KEY: secret(),
-    SANDBOX_WEVOTE_DEVICE_ID: newVoterDeviceId(),
-    SANDBOX_VOCDONI_TOKEN: `vsk_${secret()}`,
+    SANDBOX_CONVIO_PASSWORD: secret('CONVIO_PASSWORD'),
+    SANDBOX_IKANOW_API_KEY: secret('IKANOW_API_KEY'),
+    SANDBOX_COMMUNITY_CONSUMER_KEY: secret('COMMUNITY_CONSUMER_KEY'),
+    SANDBOX_COMMUNITY_CONSUMER_SECRET: secret('COMMUNITY_CONSUMER_SECRET'),
+    SANDBOX_COMMUNITY_TOKEN: secret('COMMUNITY_TOKEN'),
+    SANDBOX_COMMUNITY_TOKEN_SECRET: secret('COMMUNITY_TOKEN_SECRET'),
+    SANDBOX_WEVOTE_API_KEY: secret('WEVOTE_API_KEY'),
+    SANDBOX_WEVOTE_MANAGEMENT_KEY: secret('WEVOTE_MANAGEMENT_KEY'),
+    // the shape of a real voter_device_id (newVoterDeviceId)
+    SANDBOX_WEVOTE_DEVICE_ID: bytes('WEVOTE_DEVICE_ID', 66).toString('base64url'),
+    SANDBOX_VOCDONI_TOKEN: `vsk_${secret('VOCDONI_TOKEN')}`,
   };
-  const communityId = randomUUID();
-  const orgAddress = `0x${randomBytes(20).toString('hex')}`;
+  const communityId = uuidOf(bytes('community id', 16));
+  const orgAddress = `0x${bytes('vocdoni organization', 20).toString('hex')}`;
   const started: SimulatorHandle[] = [];
   const track = <T extends SimulatorHandle>(h: T): T => (started.push(h), h);
   try {

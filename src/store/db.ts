@@ -35,11 +35,26 @@ export async function openDatabase(opts: OpenOptions): Promise<Database> {
     server = await startEmbedded(opts.log, opts.dataDir);
     url = server.url;
   }
+  if (!/^postgres(ql)?:\/\//i.test(url)) {
+    throw new DatabaseError(`DATABASE_URL: expected a postgres:// or postgresql:// URL (postgres://user@host:5432/database), got '${redact(url)}'`);
+  }
   const knex = knexFactory({
     client: 'pg',
     connection: { connectionString: url, application_name: 'member-sync' },
     pool: { min: 0, max: opts.poolMax ?? 4 },
     acquireConnectionTimeout: 15_000,
+    // knex prints these on the console, a failed connection with its stack; the caller
+    // reports that error in one line, so those go to debug, and other warnings in one line
+    log: {
+      warn: (m: unknown) => {
+        const text = redact(String(m));
+        if (/^(Acquire connection error|Connection Error)/.test(text)) opts.log.debug({ knex: text }, 'knex warning');
+        else opts.log.warn(`knex: ${text.split('\n', 1)[0]}`);
+      },
+      error: (m: unknown) => opts.log.debug({ knex: redact(String(m)) }, 'knex error'),
+      deprecate: (m: unknown) => opts.log.debug({ knex: redact(String(m)) }, 'knex deprecation'),
+      debug: (m: unknown) => opts.log.debug({ knex: redact(String(m)) }, 'knex debug'),
+    },
   });
   try {
     await knex.raw('select 1');
