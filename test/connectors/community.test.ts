@@ -54,7 +54,7 @@ function member(values: MemberValues): Member {
 async function pushValues(ctx: ConnectorContext, values: MemberValues, remoteId?: string) {
   const options = communityConnector.optionsSchema.parse(ctx.config.options);
   const m = member(values);
-  const payload = communityConnector.toRemote!(m, options) as Record<string, unknown>;
+  const payload = communityConnector.toRemote!(m, options, { remoteId }) as Record<string, unknown>;
   return communityConnector.push!(ctx, { member: m, remoteId, payload });
 }
 
