@@ -11,8 +11,19 @@
  *   const res = await client.request<T>({ method: 'POST', path: 'site/SRConsAPI',
  *       searchParams?, form? | json? | body?, headers?, signal?, counter?, retry? });
  *     res: { status, headers, text, json: T, attempts }. Resolves only on success; any
- *     failure rejects with an UpstreamError (errors.ts) whose kind says what happened.
- *   - timeout: `timeoutMs` per attempt; got's own retry is off.
+ *     failure rejects with an UpstreamError (errors.ts) whose kind says what happened, or
+ *     its subclass ConnectionError (code E_CONNECTION, `failure` auth | dns | tls | format)
+ *     when the connection itself failed: never retried, it stops a pull or push.
+ *   - exchange (transport.ts): got 14, one instance per client, its stream read here; got's
+ *     own retry and redirects are off. Keep-alive agents, through the proxy that
+ *     HTTPS_PROXY / HTTP_PROXY name unless NO_PROXY exempts the host (proxy.ts: hpagent +
+ *     proxy-from-env). An answer over `maxResponseBytes` (http.maxResponseBytes, default
+ *     50 MB), counted after decompression, is refused (a gzip bomb stops there).
+ *   - timeout: `timeoutMs` for the whole attempt (a slow drip is cut there); DNS lookup,
+ *     connect and TLS at most 10 s each.
+ *   - redirects: followed within the base URL's origin only, at most 3, each hop signed
+ *     afresh (`authorize`); 307/308 keep method and body, 303 becomes a GET, a 301/302 of
+ *     a POST is refused. Another origin, a loop or a Location-less 3xx: ConnectionError.
  *   - rate limit: `{ perSecond, concurrency }` per client; perSecond 0 = unlimited.
  *   - retries: `decideRetry` (retry.ts) alone decides: 429, 5xx, 408, timeouts, resets,
  *     refused connections and socket hang-ups retry with exponential backoff + jitter up
@@ -35,7 +46,8 @@
  *     form fields; returned headers are added. `oauth1Authorizer(creds, { profile })`
  *     is one.
  *
- * ERRORS (upstream.ts): `upstreamFromResponse`, `upstreamFromNetwork`, `safeMessage`
+ * ERRORS (upstream.ts): `upstreamFromResponse`, `upstreamFromNetwork`, `notTheFormat`
+ *   (the ConnectionError for an answer that is not the system's), `safeMessage`
  *   (redacts registered secrets, strips URL query strings, caps length). Errors never
  *   carry headers, form bodies or query strings.
  *
