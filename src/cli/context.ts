@@ -13,11 +13,11 @@ export interface Ctx {
 }
 
 /** Load config, open the database (embedded when DATABASE_URL is unset), run, close. */
-export async function withStore<T>(fn: (ctx: Ctx) => Promise<T>, opts: { overrides?: Record<string, unknown> } = {}): Promise<T> {
+export async function withStore<T>(fn: (ctx: Ctx) => Promise<T>, opts: { overrides?: Record<string, unknown>; checkSettings?: boolean } = {}): Promise<T> {
   const config = loadConfig({ overrides: opts.overrides });
   const problems = checkConnections(config.connections);
   if (problems.length > 0) throw new ConfigError(`config: ${problems.join('; ')}`);
-  const db = await openDatabase({ log, allowDuplicateEmails: config.matching.allowDuplicateEmails });
+  const db = await openDatabase({ log, allowDuplicateEmails: config.matching.allowDuplicateEmails, checkSettings: opts.checkSettings });
   try {
     return await fn({ config, db, log });
   } finally {

@@ -5,6 +5,7 @@ import { redact } from '../log.js';
 import { registerDemo } from './commands/demo.js';
 import { registerEnqueue } from './commands/enqueue.js';
 import { registerGen } from './commands/gen.js';
+import { registerIdentity } from './commands/identity.js';
 import { registerImport } from './commands/import.js';
 import { registerMembers } from './commands/members.js';
 import { registerMigrate } from './commands/migrate.js';
@@ -33,6 +34,7 @@ export function buildProgram(): Command {
   registerMigrate(program);
   registerRevert(program);
   registerMembers(program);
+  registerIdentity(program);
   registerReview(program);
   registerRuns(program);
   registerSandbox(program);

@@ -8,6 +8,7 @@ import { DatabaseError } from '../errors.js';
 import { redact, type Logger } from '../log.js';
 import { startEmbedded, type EmbeddedServer } from './embedded.js';
 import { migrationSource } from './migrations/index.js';
+import { checkEmailSetting } from './settings-repo.js';
 
 // Dates stay ISO strings; bigint ids fit a JS number for any realistic run count.
 pg.types.setTypeParser(1082, (v: string) => v);
@@ -25,6 +26,8 @@ export interface OpenOptions {
   url?: string;
   dataDir?: string;
   allowDuplicateEmails?: boolean;
+  /** whether the config must agree with the settings recorded in the database @defaultValue true */
+  checkSettings?: boolean;
   poolMax?: number;
 }
 
@@ -64,7 +67,13 @@ export async function openDatabase(opts: OpenOptions): Promise<Database> {
     throw new DatabaseError(`cannot reach the database at ${redact(url)}: ${redact((err as Error).message)}`, { cause: err });
   }
   await migrate(knex);
-  await ensureEmailIndex(knex, opts.allowDuplicateEmails ?? false);
+  try {
+    if (opts.checkSettings !== false) await checkEmailSetting(knex, opts.allowDuplicateEmails ?? false);
+  } catch (err) {
+    await knex.destroy();
+    await server?.stop();
+    throw err;
+  }
   return {
     knex,
     url,
@@ -85,27 +94,5 @@ export async function migrate(knex: Knex): Promise<void> {
   } finally {
     await knex.raw('select pg_advisory_unlock(727001)').connection(lockConn);
     await knex.client.releaseConnection(lockConn);
-  }
-}
-
-/**
- * With duplicate emails off, a unique index enforces them; turning the setting on drops
- * it. Turning it off again fails with a clear error if members share an email by then.
- */
-async function ensureEmailIndex(knex: Knex, allowDuplicates: boolean): Promise<void> {
-  const { rows } = await knex.raw(`select 1 from pg_indexes where indexname = 'members_email_key'`);
-  // The plain index serves lookups only while the unique one is off.
-  if (allowDuplicates) await knex.raw('CREATE INDEX IF NOT EXISTS members_email_idx ON members (email) WHERE email IS NOT NULL');
-  if (allowDuplicates && rows.length > 0) await knex.raw('DROP INDEX IF EXISTS members_email_key');
-  if (!allowDuplicates && rows.length === 0) {
-    try {
-      await knex.raw('CREATE UNIQUE INDEX IF NOT EXISTS members_email_key ON members (email) WHERE email IS NOT NULL');
-      await knex.raw('DROP INDEX IF EXISTS members_email_idx');
-    } catch (err) {
-      throw new DatabaseError(
-        'matching.allowDuplicateEmails is false but members share an email; resolve them (member-sync members export) or set it to true',
-        { cause: err },
-      );
-    }
   }
 }

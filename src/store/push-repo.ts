@@ -3,6 +3,7 @@
  * and newest link at the connection (one query per page), and the outcome of a batch
  * of sends (one statement per table).
  */
+import { takeIngestLock } from './members-repo.js';
 import type { Knex } from 'knex';
 import { MEMBER_FIELDS, type Member } from '../types.js';
 import { rowToMember } from './member-rows.js';
@@ -114,6 +115,9 @@ export async function writePushBatch(trx: Knex.Transaction, connection: string, 
   );
   const links = records.filter((r) => r.newLink);
   if (links.length > 0) {
+    // links are written under the members lock, like every writer of members and links,
+    // so that an import or pull deciding the same people sees them or not, never half
+    await takeIngestLock(trx);
     await trx.raw(
       `insert into member_links (connection, external_id, member_id, rule, run_id)
        select ?, x.external_id, x.member_id, 'push', ? from json_to_recordset(?::json) as x(external_id text, member_id uuid)

@@ -124,12 +124,38 @@ export async function writeMoves(
       [json(put.map((t) => ({ source: t.source, source_key: t.key, member_id: t.memberId, values: t.values, stamps: t.stamps, hash: t.hash, first_run_id: t.firstRunId, last_run_id: t.lastRunId })))],
     );
   }
+  const fresh = [...outcomes.values()].filter((o) => !o.prev && o.next).map((o) => memberToRow(o.next!));
+  const changed = [...outcomes.values()].filter((o) => o.prev && o.next && o.changes.length > 0).map((o) => memberToRow(o.next!));
+  // keys given up first, and removed members gone, so that a key may move between these members
+  for (const k of changed.length > 0 ? ['cons_id', 'member_id', 'email'] : []) {
+    await trx.raw(`update members m set ${k} = null from json_populate_recordset(null::members, ?::json) v where m.id = v.id and m.${k} is distinct from v.${k}`, [json(changed)]);
+  }
+  if (removed.length > 0) {
+    const ids = removed.map((r) => r.id);
+    await trx.raw(`delete from push_state where member_id = any(?::uuid[])`, [ids]);
+    await trx.raw(`delete from source_records where member_id = any(?::uuid[])`, [ids]);
+    await trx.raw(`delete from members where id = any(?::uuid[])`, [ids]);
+  }
+  if (fresh.length > 0) {
+    const now = new Date().toISOString();
+    await trx.raw(`insert into members select * from json_populate_recordset(null::members, ?::json)`, [json(fresh.map((r) => ({ ...r, created_at: now, updated_at: now })))]);
+  }
+  if (changed.length > 0) {
+    const sets = MEMBER_COLUMNS.filter((c) => c !== 'id' && c !== 'created_run_id')
+      .map((c) => (c === 'groups' ? '"groups" = v."groups"' : `${c} = v.${c}`))
+      .join(', ');
+    await trx.raw(`update members m set ${sets}, updated_at = now() from json_populate_recordset(null::members, ?::json) v where m.id = v.id`, [json(changed)]);
+  }
   // a connection's record keyed by its external id is linked to the member that holds it
   const links = ops.filter((op) => (op.current ?? op.target)!.key.startsWith('ext:'));
   for (const op of links) {
     const sr = (op.current ?? op.target)!;
     const ext = sr.key.slice(4);
     if (op.target) {
+      // what was pushed to that remote record goes with it
+      if (op.current && op.current.memberId !== op.target.memberId) {
+        await trx.raw(`update push_state set member_id = ? where connection = ? and member_id = ? and remote_id = ?`, [op.target.memberId, sr.source, op.current.memberId, ext]);
+      }
       await trx.raw(
         `insert into member_links (connection, external_id, member_id, rule, run_id) values (?, ?, ?, ?, ?)
          on conflict (connection, external_id) do update set member_id = excluded.member_id, rule = excluded.rule, run_id = excluded.run_id`,
@@ -138,27 +164,6 @@ export async function writeMoves(
     } else {
       await trx.raw(`delete from member_links where connection = ? and external_id = ? and member_id = ?`, [sr.source, ext, op.current!.memberId]);
     }
-  }
-  const fresh = [...outcomes.values()].filter((o) => !o.prev && o.next).map((o) => memberToRow(o.next!));
-  if (fresh.length > 0) {
-    await trx.raw(`insert into members select * from json_populate_recordset(null::members, ?::json)`, [json(fresh.map((r) => ({ ...r, created_at: new Date().toISOString(), updated_at: new Date().toISOString() })))]);
-  }
-  const changed = [...outcomes.values()].filter((o) => o.prev && o.next && o.changes.length > 0).map((o) => memberToRow(o.next!));
-  if (changed.length > 0) {
-    const sets = MEMBER_COLUMNS.filter((c) => c !== 'id' && c !== 'created_run_id')
-      .map((c) => (c === 'groups' ? '"groups" = v."groups"' : `${c} = v.${c}`))
-      .join(', ');
-    // keys given up first, so that a key may move between two of these members
-    for (const k of ['cons_id', 'member_id', 'email']) {
-      await trx.raw(`update members m set ${k} = null from json_populate_recordset(null::members, ?::json) v where m.id = v.id and m.${k} is distinct from v.${k}`, [json(changed)]);
-    }
-    await trx.raw(`update members m set ${sets}, updated_at = now() from json_populate_recordset(null::members, ?::json) v where m.id = v.id`, [json(changed)]);
-  }
-  if (removed.length > 0) {
-    const ids = removed.map((r) => r.id);
-    await trx.raw(`delete from push_state where member_id = any(?::uuid[])`, [ids]);
-    await trx.raw(`delete from source_records where member_id = any(?::uuid[])`, [ids]);
-    await trx.raw(`delete from members where id = any(?::uuid[])`, [ids]);
   }
   const entries = [
     ...[...outcomes.entries()].flatMap(([id, o]) => (o.prev ? [] : o.next ? [{ member_id: id, field: '_created', old: null, new: null }] : [])),

@@ -3,6 +3,7 @@ import { csvLine } from '../../csv/write-csv.js';
 import { fieldOrigins, findMembers, iterateMembers, memberHistory, memberLinks, type FieldOrigin } from '../../store/inspect-repo.js';
 import type { SourceRecord } from '../../members/source-record.js';
 import { trustResolver } from '../../pipeline/ingest.js';
+import { splitMember } from '../../pipeline/split.js';
 import { MEMBER_FIELDS, type Member } from '../../types.js';
 import { print, printJson, table, withStore } from '../context.js';
 
@@ -25,7 +26,8 @@ async function write(text: string): Promise<void> {
 }
 
 export function registerMembers(program: Command): void {
-  const members = program.command('members').description('look at the canonical member list');
+  const members = program.command('members').description('look at the canonical member list, and split a member');
+  registerSplit(members);
 
   members
     .command('export')
@@ -82,6 +84,40 @@ export function registerMembers(program: Command): void {
 /** A source record as `members show --json` prints it; `ref` is what `members split --source` takes. */
 function sourceJson(sr: SourceRecord) {
   return { ref: `${sr.source}:${sr.key}`, id: sr.id, source: sr.source, key: sr.key, values: sr.values, first_run_id: sr.firstRunId, last_run_id: sr.lastRunId };
+}
+
+function collect(v: string, prev: string[]): string[] {
+  return [...prev, v];
+}
+
+export function registerSplit(members: Command): void {
+  members
+    .command('split')
+    .description('move some of a member\'s source records to a new member, and compute both again')
+    .argument('<member>', 'uuid, cons_id, member_id or email')
+    .requiredOption('--source <ref>', 'a source record, as members show lists it (source:key, or its [id]); repeat for more', collect, [])
+    .option('--dry-run', 'say what the two members would be, writing nothing')
+    .option('--json', 'print JSON')
+    .addHelpText(
+      'after',
+      `
+A run of its own (member-sync revert RUN undoes it); the next push sends both members.
+Refused when it would leave the member with no source record, or give both the same
+identity key.
+
+Examples:
+  member-sync members show ana@example.org
+  member-sync members split ana@example.org --source vocdoni-main:ext:17`,
+    )
+    .action(async (key: string, flags: { source: string[]; dryRun?: boolean; json?: boolean }) => {
+      await withStore(async ({ db, config, log }) => {
+        const s = await splitMember(key, flags.source, { db: db.knex, config, log, dryRun: flags.dryRun });
+        if (flags.json) return printJson(s);
+        print(`${s.dry_run ? 'would split' : 'split'} ${s.moved.join(', ')} off member ${s.member_id} into new member ${s.new_member_id}${s.run_id ? ` (run ${s.run_id})` : ' (dry run, nothing written)'}`);
+        for (const c of s.member_changes) print(`  ${s.member_id} ${c}`);
+        print(`  new member: ${JSON.stringify(s.new_member)}`);
+      });
+    });
 }
 
 function printMember(m: Member, origins: Record<string, FieldOrigin>, sources: ReturnType<typeof sourceJson>[], links: Record<string, unknown>[], history: Record<string, unknown>[]): void {

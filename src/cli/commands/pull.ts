@@ -1,5 +1,7 @@
 import type { Command } from 'commander';
+import { BusyError } from '../../errors.js';
 import { pullConnection, type PullSummary } from '../../pipeline/pull.js';
+import { connectionLocks } from '../../queue/connection-lock.js';
 import { print, printJson, withStore } from '../context.js';
 
 export function pullLine(s: PullSummary): string {
@@ -28,7 +30,11 @@ Examples:
     )
     .action(async (name: string, flags: { full?: boolean; dryRun?: boolean; json?: boolean }) => {
       await withStore(async ({ config, db, log }) => {
-        const s = await pullConnection(name, { db: db.knex, config, log, full: flags.full, dryRun: flags.dryRun });
+        // the worker's lock for a connection (src/queue/connection-lock.ts): a CLI pull never
+        // runs beside a worker's pull or push of the same connection on the same checkpoint
+        const lock = flags.dryRun ? undefined : await connectionLocks(db.url, log).tryAcquire([name]);
+        if (lock && !lock.ok) throw new BusyError(`connection '${name}' is busy: a worker job or another member-sync is pulling or pushing it; try again when it has finished`);
+        const s = await pullConnection(name, { db: db.knex, config, log, full: flags.full, dryRun: flags.dryRun, signal: lock?.ok ? lock.held.lost : undefined }).finally(() => (lock?.ok ? lock.held.release() : undefined));
         if (flags.json) {
           const { run_id, connection, rows, created, updated, unchanged, conflicts, rejected, dry_run, pages } = s;
           printJson({ run_id, connection, rows, created, updated, unchanged, conflicts, rejected, dry_run, pages });
