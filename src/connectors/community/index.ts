@@ -2,7 +2,8 @@
  * The `community` connector (GNOSS-style platform, API-NOTES.md section 3).
  *
  * Pull: the first pull lists every member's user_id from get-community-information;
- * later pulls ask get-modified-users for the ids changed since the last pull's start.
+ * later pulls ask get-modified-users for the ids changed since the last pull's start, less
+ * `lookbackSeconds` (the server's clock may be behind ours; a user read again is unchanged).
  * Each id is read with get-by-id. There is no pagination upstream, so pages are slices
  * of the id list and the cursor remembers how far a cut-short listing got.
  *
@@ -34,6 +35,17 @@ function readCursor(cursor: unknown): CommunityCursor {
   return out;
 }
 
+/**
+ * The search date to ask from: the cursor (our clock at the last pull's start) less the
+ * lookback, because the server stamps changes with its own clock, and one behind ours
+ * would stamp a change made after our cursor with an earlier time. A cursor that is not a
+ * date is passed on as it is (the server says what is wrong with it).
+ */
+function lookBack(searchDate: string, seconds: number): string {
+  const at = Date.parse(searchDate);
+  return Number.isNaN(at) || seconds === 0 ? searchDate : new Date(at - seconds * 1000).toISOString();
+}
+
 /** A user listed a moment ago can be gone (deleted, or left the community) by now. */
 function isGone(err: unknown): boolean {
   return err instanceof UpstreamError && err.kind === 'not_found';
@@ -49,7 +61,7 @@ async function* pull(ctx: ConnectorContext, opts: PullOptions): AsyncGenerator<P
   // taken before listing, so changes made while we read are seen by the next pull
   const startedAt = prev.startedAt ?? new Date().toISOString();
   const ids = since
-    ? await getModifiedUsers(client, o.communityShortName, since, call)
+    ? await getModifiedUsers(client, o.communityShortName, lookBack(since, o.lookbackSeconds), call)
     : (await getCommunityInformation(client, o.communityShortName, call)).users;
   const unique = [...new Set(ids.map((id) => id.toLowerCase()))];
   const start = resuming ? Math.min(prev.offset ?? 0, unique.length) : 0;

@@ -41,6 +41,11 @@ export interface CommunitySimulatorOptions extends SimulatorOptions {
   communityId?: string;
   /** @defaultValue true */
   oauthUserIsAdmin?: boolean;
+  /**
+   * how far the server's clock is ahead of ours (negative: behind); it stamps changes, which
+   * get-modified-users compares with search_date @defaultValue 0
+   */
+  clockOffsetMs?: number;
 }
 
 /** Base path the API is served under; the connection's baseUrl includes it. */
@@ -129,7 +134,8 @@ export async function startCommunitySimulator(
     name: 'Developers',
   };
   const state: CommunitySimState = { community, users: new Map(), oauthUserIsAdmin: opts.oauthUserIsAdmin ?? true };
-  const now = Date.now();
+  const clock = (): number => Date.now() + (opts.clockOffsetMs ?? 0);
+  const now = clock();
   for (const p of opts.people ?? []) {
     const user = seedUser(p, community, true);
     state.users.set(user.user_id!, { user, member: true, modifiedAt: now });
@@ -229,7 +235,7 @@ export async function startCommunitySimulator(
     }
     if (Array.isArray(body.extra_data) && body.extra_data.length > 0) target.extra_data = body.extra_data;
     if (Array.isArray(body.preferences) && body.preferences.length > 0) target.preferences = body.preferences;
-    found.modifiedAt = Date.now();
+    found.modifiedAt = clock();
     res.writeHead(200, { 'content-length': 0 });
     res.end();
   }

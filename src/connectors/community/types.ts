@@ -81,7 +81,8 @@ export interface CommunityInformation {
 
 /**
  * Pull checkpoint. `{ searchDate }` alone: the last listing finished, the next pull asks
- * for users modified since then. With `startedAt`/`offset`: a listing was cut short; it
+ * for users modified since then (less `lookbackSeconds`). `searchDate` is our clock when
+ * that listing started. With `startedAt`/`offset`: a listing was cut short; it
  * is repeated (since `searchDate`, or in full when absent) and the first `offset` ids
  * are skipped.
  */
@@ -104,6 +105,12 @@ export const communityOptionsSchema = z
     provinceIds: z.record(z.string(), z.guid()).default({}),
     /** user ids fetched (one get-by-id each) per pulled page @defaultValue 100 */
     pageSize: z.number().int().min(1).max(1000).default(100),
+    /**
+     * seconds before the last pull's start that the next one asks get-modified-users from:
+     * the server stamps changes with its own clock, which may be behind ours; users read
+     * again come out unchanged @defaultValue 300
+     */
+    lookbackSeconds: z.number().int().min(0).default(300),
   })
   .strict();
 export type CommunityOptions = z.infer<typeof communityOptionsSchema>;
