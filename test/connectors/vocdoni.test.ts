@@ -254,7 +254,7 @@ describe('vocdoni connector against its simulator', () => {
     expect(byNumber('M-0005').length).toBeLessThanOrEqual(1);
     if (!failed.success) expect(failed.error).toMatchObject({ kind: 'server' });
     sim.setFaults({});
-    const again = await push(ctx, person(5), failed.success ? failed.remoteId : undefined);
+    const again = await push(ctx, person(5), failed.success && 'remoteId' in failed ? failed.remoteId : undefined);
     expect(again).toMatchObject({ success: true });
     expect(byNumber('M-0005')).toHaveLength(1);
   });
