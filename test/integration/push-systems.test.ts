@@ -10,8 +10,7 @@ import { newVoterDeviceId, startWeVoteSimulator } from '../../src/connectors/wev
 import { log } from '../../src/log.js';
 import { pullConnection } from '../../src/pipeline/pull.js';
 import { createTestDb, type TestDb } from '../helpers/db.js';
-import { importFile } from '../../src/pipeline/import-file.js';
-import { configWith, csvFile, importCsv, pushWith } from './push-setup.js';
+import { configWith, importCsv, pushWith } from './push-setup.js';
 
 let db: TestDb;
 let vocdoni: Awaited<ReturnType<typeof startVocdoniSimulator>>;
@@ -96,12 +95,10 @@ describe('push to vocdoni', () => {
   });
 
   it('a 400 (update would create duplicates) is recorded as permanent and not sent again', async () => {
-    // the record comes from Vocdoni itself (matched by its link, rule 0) and renumbers V-3
-    // as V-7, a memberNumber another Vocdoni member already has
-    const v3 = voc('V-3')[0].id;
-    const file = csvFile(`external_id,member_id\n${v3},V-7\n`);
-    await importFile(file, { db: db.knex, config, log, connection: 'vocdoni-t' });
-    expect((await db.knex('members').where({ email: 'v3@example.org' }).first()).member_id).toBe('V-7');
+    // someone at Vocdoni gave V-3's memberNumber to another member (V-7): our next update
+    // of V-3, by its id, would make two members V-3
+    voc('V-7')[0].memberNumber = 'V-3';
+    await importCsv(db, config, 'member_id,first_name\nV-3,Victor\n');
     const s = await push('vocdoni-t');
     expect(s).toMatchObject({ selected: 1, failed: 1, requests: 1 });
     const st = await stateOf('vocdoni-t', 'v3@example.org');
