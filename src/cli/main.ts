@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { MemberSyncError } from '../errors.js';
 import { redact } from '../log.js';
+import { registerCheck } from './commands/check.js';
 import { registerDemo } from './commands/demo.js';
 import { registerEnqueue } from './commands/enqueue.js';
 import { registerGen } from './commands/gen.js';
@@ -31,6 +32,7 @@ export function buildProgram(): Command {
   registerImport(program);
   registerPull(program);
   registerPush(program);
+  registerCheck(program);
   registerMigrate(program);
   registerRevert(program);
   registerMembers(program);

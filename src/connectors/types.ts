@@ -84,14 +84,27 @@ export interface SimulatorHandle {
   close(): Promise<void>;
 }
 
+/** What `check` verifies beyond reaching the system and the credentials. */
+export interface CheckNeeds {
+  /** the rights a pull needs (reading the people) */
+  pull: boolean;
+  /** the rights a push needs (finding, updating, adding people) */
+  push: boolean;
+}
+
 export interface Connector<Options = Record<string, unknown>> {
   kind: ConnectorKind;
   /** validates `options` of a connection of this kind */
   optionsSchema: z.ZodType<Options>;
   /** names of `credentials` keys this kind needs */
   credentialKeys: readonly string[];
-  /** verify that the connection answers and the credentials are accepted */
-  check(ctx: ConnectorContext): Promise<void>;
+  /**
+   * Verify that the connection answers, that the credentials are accepted and that they
+   * carry the rights `needs` asks for (what the configured steps do with it), changing
+   * nothing at the remote. Resolves with what was verified (a short phrase), rejects with
+   * the failure (a ConnectionError for the connection's own).
+   */
+  check(ctx: ConnectorContext, needs?: CheckNeeds): Promise<string | void>;
   /**
    * true when the cursor after a complete pull is still meaningful (a "modified since"
    * date): the next pull continues from it. Otherwise a complete pull starts over.

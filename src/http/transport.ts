@@ -65,8 +65,9 @@ export function createTransport(opts: TransportOptions): Transport {
   const setup = Math.min(timeoutMs, SETUP_PHASE_MS);
   const instance: Got = got.extend({
     agent: { http: agents.http, https: agents.https },
-    // lookup, connect and TLS fail fast; a slow drip is cut by `request`, the whole budget
-    timeout: { lookup: setup, connect: setup, secureConnect: setup, send: timeoutMs, response: timeoutMs, request: timeoutMs },
+    // lookup, connect and TLS fail fast; the rest — sending, waiting, a slow drip — is cut
+    // by `request`, the whole budget (a `send`/`response` timer each would only cost CPU)
+    timeout: { lookup: setup, connect: setup, secureConnect: setup, request: timeoutMs },
     retry: { limit: 0 },
     throwHttpErrors: false,
     followRedirect: false,

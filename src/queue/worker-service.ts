@@ -16,6 +16,7 @@ import { FAILED, moveInto, writeErrorNote } from './drop-files.js';
 import { startDropWatcher, type DropWatcher } from './drop-watcher.js';
 import { enqueueSteps, queueDroppedFile } from './enqueue.js';
 import { type JobDefinitions, requireJob } from './load-jobs.js';
+import { logConnectionChecks } from './check-needs.js';
 import { createMetrics, type WorkerMetrics } from './metrics.js';
 import { createProcessor } from './processor.js';
 import { jobOptions, retryDelay, type JobQueue, type JobWorker, type QueueBackend } from './queue-backend.js';
@@ -126,6 +127,7 @@ export async function startWorkerService(opts: WorkerServiceOptions): Promise<Wo
     });
   }
   log.info({ backend: backend.where, concurrency: w.concurrency, jobs: [...defs.keys()] }, 'worker started');
+  logConnectionChecks(defs, config, log, stopping.signal).catch((err: unknown) => log.warn({ err: redact(describeError(err)) }, 'connection checks did not run'));
 
   return {
     queue,

@@ -103,3 +103,21 @@ export async function modifyUser(client: HttpClient, body: Partial<GnossUser>, c
   // an HTML page here is a portal or a login page answering for the API
   if (/^\s*</.test(res.text)) throw unexpected(client, 'modify-user', res);
 }
+
+/**
+ * What `check` verifies: the community information (the signature, the consumer and the
+ * token, and the configured short name). A push also needs the OAuth user to be a project
+ * admin: a modify-user of the empty user id changes nobody, and the server refuses a
+ * non-admin (401) before it looks at the user (400).
+ */
+export async function checkCommunity(client: HttpClient, o: { communityShortName: string; communityId?: string }, needs: { push: boolean }, call: CallOptions = {}): Promise<string> {
+  const info = await getCommunityInformation(client, o.communityShortName, call);
+  if (needs.push) {
+    try {
+      await client.request({ method: 'POST', path: 'user/modify-user', json: { user_id: '00000000-0000-0000-0000-000000000000', community_id: o.communityId }, retry: { maxAttempts: 1 }, ...call });
+    } catch (err) {
+      if (!(err instanceof UpstreamError) || err.kind === 'auth' || !(err.status === 400)) throw err;
+    }
+  }
+  return `community ${o.communityShortName}: ${info.users.length} member(s)${needs.push ? ', modify-user allowed' : ''}`;
+}

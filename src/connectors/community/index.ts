@@ -17,7 +17,7 @@ import { ConfigError, UpstreamError } from '../../errors.js';
 import type { InputRecord } from '../../types.js';
 import type { Connector, ConnectorContext, PullOptions, PullPage, PushItem, PushResult } from '../types.js';
 import { optionsReader } from '../once-per.js';
-import { COMMUNITY_CREDENTIAL_KEYS, communityClient, getCommunityInformation, getModifiedUsers, getUserById, modifyUser } from './client.js';
+import { COMMUNITY_CREDENTIAL_KEYS, checkCommunity, communityClient, getCommunityInformation, getModifiedUsers, getUserById, modifyUser } from './client.js';
 import { fromCommunityUser, toCommunityUser } from './mapping.js';
 import { communityOptionsSchema, type CommunityCursor, type CommunityOptions } from './types.js';
 
@@ -119,10 +119,7 @@ export const communityConnector: Connector<CommunityOptions> = {
   credentialKeys: COMMUNITY_CREDENTIAL_KEYS,
   // the cursor is a get-modified-users search date: a finished pull continues from it
   incremental: true,
-  async check(ctx) {
-    const o = optionsOf(ctx);
-    await getCommunityInformation(communityClient(ctx), o.communityShortName, { signal: ctx.signal });
-  },
+  check: (ctx, needs = { pull: true, push: true }) => checkCommunity(communityClient(ctx), optionsOf(ctx), needs, { signal: ctx.signal }),
   pull,
   // modify-user needs the user_id: a member with no link is skipped up front, visible in plans
   toRemote: (member, options, remote) => (remote?.remoteId ? (toCommunityUser(member, options) as Record<string, unknown>) : { skip: COMMUNITY_NO_USER }),

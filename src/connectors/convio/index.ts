@@ -27,9 +27,9 @@
  * it. Per-member failures are returned, not thrown.
  */
 import { z } from 'zod';
-import { UpstreamError } from '../../errors.js';
+import { ConnectionError, UpstreamError } from '../../errors.js';
 import type { Member } from '../../types.js';
-import type { Connector, ConnectorContext, PullOptions, PullPage, PushItem, PushResult } from '../types.js';
+import type { CheckNeeds, Connector, ConnectorContext, PullOptions, PullPage, PushItem, PushResult } from '../types.js';
 import { convioApi, type ConvioApi } from './client.js';
 import { groupMemberToInput, memberToConvio } from './mapping.js';
 import type { ConvioForm } from './types.js';
@@ -143,13 +143,43 @@ async function push(ctx: ConnectorContext, item: PushItem): Promise<PushResult> 
   }
 }
 
+/**
+ * listUserFields proves the key, the login, the caller's IP and the "Use Convio API"
+ * right (codes 2, 3, 4, 5). A pull also needs each configured group (getGroupMembers, one
+ * member); a push needs getUser and update, probed with a getUser of an address nobody
+ * has: "not found" (16) means the method is allowed; 14 or 5 mean it is not.
+ */
+async function check(ctx: ConnectorContext, needs: CheckNeeds = { pull: true, push: true }): Promise<string> {
+  const api = convioApi(ctx);
+  const done = ['listUserFields'];
+  await api.listUserFields({ signal: ctx.signal });
+  if (needs.pull) {
+    for (const groupId of optionsOf(ctx).groupIds) {
+      try {
+        await api.getGroupMembers(groupId, { maxNumber: 1 }, { signal: ctx.signal });
+      } catch (err) {
+        if (err instanceof UpstreamError && !(err instanceof ConnectionError)) throw new Error(`group ${groupId} of options.groupIds: ${err.message}`, { cause: err });
+        throw err;
+      }
+    }
+    done.push(`getGroupMembers (${optionsOf(ctx).groupIds.length} group(s))`);
+  }
+  if (needs.push) {
+    try {
+      await api.getUser({ primary_email: 'member-sync-check@invalid.example' }, { signal: ctx.signal });
+    } catch (err) {
+      if (!(err instanceof UpstreamError && err.kind === 'not_found')) throw err;
+    }
+    done.push('getUser');
+  }
+  return done.join(', ');
+}
+
 export const convioConnector: Connector<ConvioOptions> = {
   kind: 'convio',
   optionsSchema: convioOptionsSchema,
   credentialKeys: ['apiKey', 'loginName', 'loginPassword'],
-  async check(ctx) {
-    await convioApi(ctx).listUserFields();
-  },
+  check,
   pull,
   toRemote,
   push,

@@ -26,10 +26,10 @@
  * them), and a "User already exists" answer is followed by that lookup and an update.
  */
 import { z } from 'zod';
-import { UpstreamError } from '../../errors.js';
+import { ConnectionError, UpstreamError } from '../../errors.js';
 import { retryUnlessApplied } from '../../http/index.js';
 import type { Member } from '../../types.js';
-import type { Connector, ConnectorContext, PullOptions, PullPage, PushItem, PushResult } from '../types.js';
+import type { CheckNeeds, Connector, ConnectorContext, PullOptions, PullPage, PushItem, PushResult } from '../types.js';
 import { ikanowApi, randomPasswordHash, type IkanowApi } from './client.js';
 import { memberToSetupUser, personToInput } from './mapping.js';
 import type { IkanowPerson, IkanowSetupUser } from './types.js';
@@ -121,14 +121,29 @@ async function push(ctx: ConnectorContext, item: PushItem): Promise<PushResult> 
   }
 }
 
+/**
+ * `get` with no id answers for the caller: it proves the key or the login. A push also
+ * needs an admin (register, update and get of others are admin-only), which the caller's
+ * own accountType says; a pull lists what the caller may see, any account will do.
+ */
+async function check(ctx: ConnectorContext, needs: CheckNeeds = { pull: true, push: true }): Promise<string> {
+  const env = await ikanowApi(ctx).call<IkanowPerson>('GET', 'social/person/get', { signal: ctx.signal });
+  const type = env.data && typeof env.data === 'object' ? String(env.data.accountType ?? '') : '';
+  if (needs.push && type !== 'admin' && type !== 'admin-enabled') {
+    throw new ConnectionError({
+      connection: ctx.name,
+      failure: 'auth',
+      message: `the API user is ${type ? `a '${type}' account` : 'of no known account type'}; a push needs an IKANOW admin (register, update and get of others are admin-only)`,
+    });
+  }
+  return `social/person/get: ${type || 'unknown'} account`;
+}
+
 export const ikanowConnector: Connector<IkanowOptions> = {
   kind: 'ikanow',
   optionsSchema: ikanowOptionsSchema,
   credentialKeys: [],
-  async check(ctx) {
-    // `get` with no id answers for the caller: cheap, and needs a valid key or session
-    await ikanowApi(ctx).call('GET', 'social/person/get');
-  },
+  check,
   pull,
   toRemote,
   push,

@@ -8,7 +8,7 @@
  * each; memberNumber stays unique although bulk add is insert-only. Before the first push
  * the organization's all-members group is found, or created.
  */
-import { paginatePages, type NumberedPage } from '../../http/index.js';
+import { notTheFormat, paginatePages, type NumberedPage } from '../../http/index.js';
 import type { Connector, ConnectorContext, PullOptions, PullPage } from '../types.js';
 import { VOCDONI_CREDENTIAL_KEYS, isPageNotFound } from './client.js';
 import { fromOrgMember, toOrgMember } from './mapping.js';
@@ -62,9 +62,14 @@ export const vocdoniConnector: Connector<VocdoniOptions> = {
   kind: 'vocdoni',
   optionsSchema: vocdoniOptionsSchema,
   credentialKeys: VOCDONI_CREDENTIAL_KEYS,
-  async check(ctx) {
-    const { api } = setup(ctx);
-    await api.listMembers({ page: 1, limit: 1 }, { signal: ctx.signal });
+  // members and groups routes need the Manager or Admin role on the organization: a list
+  // of one member proves the token and the role; a push also manages the all-members group
+  async check(ctx, needs = { pull: true, push: true }) {
+    const { api, o } = setup(ctx);
+    const page = await api.listMembers({ page: 1, limit: 1 }, { signal: ctx.signal });
+    if (!page || typeof page !== 'object' || !Array.isArray(page.members)) throw notTheFormat(ctx.name, undefined, 'GET members: the answer is not a Vocdoni members page');
+    if (needs.push) await api.listGroups({ page: 1, limit: 1 }, { signal: ctx.signal });
+    return `members${needs.push ? ', groups' : ''} of ${o.organizationAddress}: ${page.pagination?.totalItems ?? '?'} member(s)`;
   },
   pull,
   toRemote: (member) => toOrgMember(member) as Record<string, unknown>,

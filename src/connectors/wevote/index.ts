@@ -47,7 +47,12 @@ async function push(ctx: ConnectorContext, item: PushItem): Promise<PushResult> 
  * One voterUpdate that changes nothing: a bad device id or management key fails;
  * an unknown probe address is fine (the key was accepted before the lookup).
  */
-async function check(ctx: ConnectorContext): Promise<void> {
+/**
+ * voterUpdate with the management key and an address nobody has, changing nothing: the
+ * device id and the key are accepted when the answer is "voter not found". That is all a
+ * push needs (WeVote has nothing to pull).
+ */
+async function check(ctx: ConnectorContext): Promise<string> {
   const creds = wevoteCredentials(ctx);
   try {
     await wevoteClient(ctx).request({
@@ -63,9 +68,10 @@ async function check(ctx: ConnectorContext): Promise<void> {
     });
   } catch (err) {
     // the probe address is unknown by design: "not found" means the key was accepted
-    if (err instanceof UpstreamError && err.kind === 'not_found') return;
+    if (err instanceof UpstreamError && err.kind === 'not_found') return 'voterUpdate: device id and management key accepted';
     throw err;
   }
+  return 'voterUpdate: device id and management key accepted';
 }
 
 export const wevoteConnector: Connector<WeVoteOptions> = {
