@@ -51,7 +51,7 @@ function file(content: string | Buffer, name = `f${++n}.csv`): string {
 async function importOk(content: string | Buffer, opts: { encoding?: 'latin1' } = {}): Promise<ImportSummary & RunReport> {
   const s = await importFile(file(content), { db: db.knex, config, log: quiet, encoding: opts.encoding });
   expect(s.run_id).not.toBeNull();
-  expectBalanced(s);
+  await expectBalanced(db.knex, s);
   return { ...s, ...(await checkRun(db.knex, s.run_id!, s)) };
 }
 

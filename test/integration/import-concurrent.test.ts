@@ -11,7 +11,7 @@ import pino from 'pino';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load-config.js';
 import { importFile } from '../../src/pipeline/import-file.js';
-import { expectBalanced } from '../helpers/accounting.js';
+import { csvDataRows, expectBalanced } from '../helpers/accounting.js';
 import { createTestDb, type TestDb } from '../helpers/db.js';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'ms-concurrent-'));
@@ -58,7 +58,8 @@ it('gives the store of the two imports one after the other, each person created 
     importFile(a, { db: together.knex, config, log: la.log }),
     importFile(b, { db: together.knex, config, log: lb.log }),
   ]);
-  for (const s of [sa, sb]) expectBalanced(s);
+  await expectBalanced(together.knex, sa, { inputRows: csvDataRows(a) });
+  await expectBalanced(together.knex, sb, { inputRows: csvDataRows(b) });
   expect(sa.created + sb.created).toBe(PEOPLE + 100);
   expect(sa.conflicts + sb.conflicts).toBe(0);
 

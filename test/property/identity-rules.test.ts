@@ -26,7 +26,7 @@ import { loadConfig } from '../../src/config/load-config.js';
 import { log } from '../../src/log.js';
 import { importFile } from '../../src/pipeline/import-file.js';
 import { emptyCounts, type RunCounts } from '../../src/types.js';
-import { expectBalanced } from '../helpers/accounting.js';
+import { csvDataRows, expectBalanced } from '../helpers/accounting.js';
 import { createTestDb, type TestDb } from '../helpers/db.js';
 
 const FULL = process.env.MEMBER_SYNC_FAULTS === 'full';
@@ -72,7 +72,7 @@ async function importAll(db: TestDb, files: string[], batchSize: number, allowDu
   for (const f of files) {
     // force: two slices of a sequence may hold the same bytes; both must be applied
     const s = await importFile(f, { db: db.knex, config, log: quiet, force: true, connection });
-    expectBalanced(s);
+    await expectBalanced(db.knex, s, { inputRows: csvDataRows(f) });
     for (const k of Object.keys(total) as (keyof RunCounts)[]) total[k] += s[k];
   }
   return total;
