@@ -49,7 +49,7 @@ export function registerRuns(program: Command): void {
         }
         print(`run ${run.id}: ${run.kind} ${run.source ?? ''} ${run.status}${durationMs !== null ? ` in ${(durationMs / 1000).toFixed(1)} s` : ''}`);
         print(`  rows ${run.rows}: ${run.created} created, ${run.updated} updated, ${run.unchanged} unchanged, ${run.conflicts} conflicts, ${run.rejected} rejected`);
-        if (run.error) print(`  error: ${run.error}`);
+        if (run.error) print(`  ${run.status === 'interrupted' ? 'stopped' : 'error'}: ${run.error}`);
         if (conflicts.length) {
           print(`\nconflicts (first ${conflicts.length}; all: member-sync conflicts --run ${run.id}):`);
           for (const c of conflicts) print(`  ${c.source_ref ?? ''} ${c.reason} candidates ${c.candidate_ids.join(', ')}`);
