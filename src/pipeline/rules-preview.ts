@@ -1,8 +1,8 @@
 /**
- * `member-sync rules preview`: the identity rules run again over the stored source records,
- * in the order they were first seen, under another config (trust ranks,
- * matching.allowDuplicateEmails), in memory; nothing is written. Reports which members would
- * merge, split or change, with examples.
+ * `member-sync rules preview`: the identity rules run again over the stored source records
+ * (their latest values, in the order they were first seen) under today's config and under
+ * another one (trust ranks, matching.allowDuplicateEmails), in memory; nothing is written.
+ * Reports which members the other config would merge, split or change, with examples.
  *
  * Every source record is held in memory while it runs (about a kilobyte each): a preview of
  * a million-member store wants a gigabyte or so.
@@ -14,7 +14,6 @@ import { keyClash, sameValue } from '../members/merge.js';
 import type { SourceRecord } from '../members/source-record.js';
 import { computeMember } from '../members/survivorship.js';
 import { WorkingSet } from '../members/working-set.js';
-import { rowToMember } from '../store/member-rows.js';
 import { rowToSource } from '../store/source-repo.js';
 import { MEMBER_FIELDS, type Member } from '../types.js';
 import { trustResolver } from './ingest.js';
@@ -30,6 +29,8 @@ export interface RulesPreview {
   source_records: number;
   members_now: number;
   members_then: number;
+  /** members the rules under today's config do not give from today's source records (history, a steward) */
+  not_reproducible: number;
   /** groups of today's members that would become one */
   merge: { count: number; examples: PreviewExample[] };
   /** today's members whose source records would go to several members (or be refused) */
@@ -48,79 +49,116 @@ async function* pages(db: Knex, table: string, order: string, size = 5000): Asyn
   }
 }
 
-export async function previewRules(db: Knex, config: Readonly<Config>): Promise<RulesPreview> {
+interface Replay {
+  /** source record -> the member it would be in */
+  group: Map<string, string>;
+  members: Map<string, Member>;
+  refused: { sr: SourceRecord; reason: string }[];
+}
+
+const refOf = (sr: SourceRecord) => `${sr.source}:${sr.key}`;
+
+/** The rules over the source records, in the order they were first seen. */
+function replay(records: SourceRecord[], config: Readonly<Config>): Replay {
   const trustOf = trustResolver(config);
-  const current = new Map<string, Member>();
-  for await (const rows of pages(db, 'members', 'id')) for (const r of rows) current.set(r.id as string, rowToMember(r));
   const set = new WorkingSet();
-  const then = new Map<string, string>(); // source record -> member it would be in
-  const refused: { sr: SourceRecord; reason: string }[] = [];
-  const now = new Map<string, string>();
-  const key = (sr: SourceRecord) => `${sr.source}:${sr.key}`;
-  let n = 0;
+  const out: Replay = { group: new Map(), members: set.members, refused: [] };
   let seq = 0;
-  for await (const rows of pages(db, 'source_records', 'first_run_id, id')) {
-    for (const row of rows) {
-      n++;
-      const sr = rowToSource(row);
-      now.set(key(sr), sr.memberId);
-      const externalId = sr.key.startsWith('ext:') ? sr.key.slice(4) : undefined;
-      const record = { ref: { externalId }, values: sr.values, raw: {} };
-      const connection = externalId ? sr.source : undefined;
-      const d = decideMatch(record, set, { connection, source: sr.source, sourceKey: sr.key, allowDuplicateEmails: config.matching.allowDuplicateEmails });
-      if (d.type === 'conflict') {
-        refused.push({ sr, reason: d.reason });
+  for (const sr of records) {
+    const externalId = sr.key.startsWith('ext:') ? sr.key.slice(4) : undefined;
+    const connection = externalId ? sr.source : undefined;
+    const record = { ref: { externalId }, values: sr.values, raw: {} };
+    const d = decideMatch(record, set, { connection, source: sr.source, sourceKey: sr.key, allowDuplicateEmails: config.matching.allowDuplicateEmails });
+    if (d.type === 'conflict') {
+      out.refused.push({ sr, reason: d.reason });
+      continue;
+    }
+    const id = d.type === 'new' ? `p${++seq}` : d.member.id;
+    const placed = { ...sr, memberId: id };
+    const others = d.type === 'new' ? [] : set.sourceRecordsOf(id);
+    const next = computeMember({ id, created_run_id: null }, [...others, placed], trustOf);
+    if (d.type === 'match') {
+      const clash = keyClash(d.member, next, set, config.matching.allowDuplicateEmails);
+      if (clash) {
+        out.refused.push({ sr, reason: clash.reason });
         continue;
       }
-      const id = d.type === 'new' ? `p${++seq}` : d.member.id;
-      const placed = { ...sr, memberId: id };
-      const others = d.type === 'new' ? [] : set.sourceRecordsOf(id);
-      const next = computeMember({ id, created_run_id: null }, [...others, placed], trustOf);
-      if (d.type === 'match') {
-        const clash = keyClash(d.member, next, set, config.matching.allowDuplicateEmails);
-        if (clash) {
-          refused.push({ sr, reason: clash.reason });
-          continue;
-        }
-        set.replace(next);
-      } else set.add(next);
-      set.putSource(placed);
-      if (externalId && connection) set.addLink(connection, externalId, id);
-      then.set(key(sr), id);
-    }
+      set.replace(next);
+    } else set.add(next);
+    set.putSource(placed);
+    if (externalId && connection) set.addLink(connection, externalId, id);
+    out.group.set(refOf(sr), id);
   }
+  return out;
+}
+
+/**
+ * Both configs replayed over the same source records, and the replays compared: what the
+ * other config would do differently. (Compared with each other rather than with the store,
+ * because the store also holds what no replay of today's values can give: members joined
+ * through a key a source has changed since, and a steward's splits; those are counted
+ * apart, as `not_reproducible`.)
+ */
+export async function previewRules(db: Knex, current: Readonly<Config>, other: Readonly<Config>): Promise<RulesPreview> {
+  const records: SourceRecord[] = [];
+  for await (const rows of pages(db, 'source_records', 'first_run_id, id')) for (const r of rows) records.push(rowToSource(r));
+  let membersNow = 0;
+  for await (const rows of pages(db, 'members', 'id')) membersNow += rows.length;
+  const storeOf = new Map(records.map((sr) => [refOf(sr), sr.memberId]));
+  const a = replay(records, current);
+  const b = replay(records, other);
   const out: RulesPreview = {
-    source_records: n,
-    members_now: current.size,
-    members_then: set.members.size,
+    source_records: records.length,
+    members_now: membersNow,
+    members_then: b.members.size,
+    not_reproducible: 0,
     merge: { count: 0, examples: [] },
     split: { count: 0, examples: [] },
     change: { count: 0, examples: [] },
-    conflicts: { count: refused.length, examples: refused.slice(0, EXAMPLES).map((r) => ({ members: [r.sr.memberId], detail: `${key(r.sr)}: ${r.reason}` })) },
+    conflicts: { count: b.refused.length, examples: b.refused.slice(0, EXAMPLES).map((r) => ({ members: [r.sr.memberId], detail: `${refOf(r.sr)}: ${r.reason}` })) },
   };
   const note = (bucket: { count: number; examples: PreviewExample[] }, ex: PreviewExample) => {
     bucket.count++;
     if (bucket.examples.length < EXAMPLES) bucket.examples.push(ex);
   };
-  // today's members of each previewed member, and previewed members of each of today's
-  const nowOf = new Map<string, Set<string>>();
-  const thenOf = new Map<string, Set<string>>();
-  for (const [sr, p] of then) {
-    const m = now.get(sr)!;
-    (nowOf.get(p) ?? nowOf.set(p, new Set()).get(p)!).add(m);
-    (thenOf.get(m) ?? thenOf.set(m, new Set()).get(m)!).add(p);
+  const groups = (r: Replay) => {
+    const g = new Map<string, string[]>();
+    for (const [sr, id] of r.group) g.set(id, [...(g.get(id) ?? []), sr]);
+    return g;
+  };
+  const ga = groups(a);
+  const gb = groups(b);
+  // the store's member of a replayed group (the one most of its source records are in)
+  const storeMember = (srs: string[]) => {
+    const n = new Map<string, number>();
+    for (const s of srs) n.set(storeOf.get(s)!, (n.get(storeOf.get(s)!) ?? 0) + 1);
+    return [...n].sort((x, y) => y[1] - x[1])[0][0];
+  };
+  const storeGroups = new Map<string, Set<string>>();
+  for (const [sr, m] of storeOf) (storeGroups.get(m) ?? storeGroups.set(m, new Set()).get(m)!).add(sr);
+  for (const srs of ga.values()) {
+    const m = storeOf.get(srs[0])!;
+    const same = storeGroups.get(m);
+    if (!same || same.size !== srs.length || srs.some((s) => storeOf.get(s) !== m)) out.not_reproducible++;
   }
-  for (const r of refused) (thenOf.get(r.sr.memberId) ?? thenOf.set(r.sr.memberId, new Set()).get(r.sr.memberId)!).add('(refused)');
-  for (const [p, ms] of nowOf) if (ms.size > 1) note(out.merge, { members: [...ms], detail: `${ms.size} members would be one` });
-  for (const [m, ps] of thenOf) if (ps.size > 1) note(out.split, { members: [m], detail: `its source records would go to ${ps.size} ${ps.has('(refused)') ? 'places (some refused)' : 'members'}` });
-  for (const [p, ms] of nowOf) {
-    if (ms.size !== 1) continue;
-    const m = [...ms][0];
-    if ((thenOf.get(m)?.size ?? 0) !== 1) continue;
-    const a = current.get(m);
-    const b = set.members.get(p)!;
-    const fields = MEMBER_FIELDS.filter((f) => !sameValue((a as unknown as Record<string, unknown> | undefined)?.[f] ?? null, (b as unknown as Record<string, unknown>)[f] ?? null));
-    if (fields.length > 0) note(out.change, { members: [m], detail: fields.map((f) => `${f}: ${JSON.stringify((a as unknown as Record<string, unknown>)?.[f] ?? null)} -> ${JSON.stringify((b as unknown as Record<string, unknown>)[f] ?? null)}`).join(', ') });
+  const placeB = (sr: string) => b.group.get(sr) ?? '(refused)';
+  for (const srs of gb.values()) {
+    const from = new Set(srs.map((s) => a.group.get(s) ?? '(refused)'));
+    if (from.size > 1) note(out.merge, { members: [...new Set(srs.map((s) => storeOf.get(s)!))], detail: `${from.size} members would be one` });
+  }
+  for (const srs of ga.values()) {
+    const to = new Set(srs.map(placeB));
+    if (to.size > 1) note(out.split, { members: [storeMember(srs)], detail: `its source records would go to ${to.size} ${to.has('(refused)') ? 'places (some refused)' : 'members'}` });
+  }
+  for (const [ida, srs] of ga) {
+    const to = new Set(srs.map(placeB));
+    if (to.size !== 1) continue;
+    const idb = [...to][0];
+    if (idb === '(refused)' || gb.get(idb)!.length !== srs.length) continue;
+    const x = a.members.get(ida) as unknown as Record<string, unknown>;
+    const y = b.members.get(idb) as unknown as Record<string, unknown>;
+    const fields = MEMBER_FIELDS.filter((f) => !sameValue(x[f] ?? null, y[f] ?? null));
+    if (fields.length > 0) note(out.change, { members: [storeMember(srs)], detail: fields.map((f) => `${f}: ${JSON.stringify(x[f] ?? null)} -> ${JSON.stringify(y[f] ?? null)}`).join(', ') });
   }
   return out;
 }

@@ -59,13 +59,13 @@ describe('source records', () => {
     const m = await db.knex('members').whereNotNull('city').whereNotNull('email').orderBy('id').first();
     await importFile(csvFile(`email,city\n${m.email},Previewville\n`), { db: db.knex, config, log: quiet });
     const before = { members: await count('members'), changes: await count('member_changes') };
-    const same = await previewRules(db.knex, config);
+    const same = await previewRules(db.knex, config, config);
     expect(same.source_records).toBe(await count('source_records'));
     expect(same).toMatchObject({ members_now: before.members, members_then: before.members, merge: { count: 0 }, split: { count: 0 }, change: { count: 0 }, conflicts: { count: 0 } });
     expect((await db.knex('members').where({ id: m.id }).first()).city).toBe(m.city);
     // files trusted above every connection: that member would take the file's city
     const trusting = loadConfig({ env: { ...process.env, ...sb.env }, overrides: { connections: sb.connections, import: { fileTrust: 100 } } });
-    const p = await previewRules(db.knex, trusting);
+    const p = await previewRules(db.knex, config, trusting);
     expect(p.change.count).toBe(1);
     expect(p.change.examples[0]).toMatchObject({ members: [m.id], detail: `city: ${JSON.stringify(m.city)} -> "Previewville"` });
     expect({ members: await count('members'), changes: await count('member_changes') }).toEqual(before);
