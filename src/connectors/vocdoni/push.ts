@@ -109,8 +109,10 @@ async function lookUp(index: PushIndex, api: VocdoniApi, numbers: string[], call
   index.complete = true;
 }
 
-async function waitForJob(api: VocdoniApi, memo: ConnectionMemo, o: VocdoniOptions, jobId: string, call: CallOptions): Promise<JobState> {
+async function waitForJob(api: VocdoniApi, memo: ConnectionMemo, o: VocdoniOptions, jobId: string, call: CallOptions, justStarted = false): Promise<JobState> {
   const deadline = Date.now() + o.jobTimeoutMs;
+  // a job that has just started is not done yet: asking at once would only cost a request
+  if (justStarted) await sleep(o.jobPollMs, call.signal);
   for (;;) {
     const job = readJob(await api.getJob(jobId, memo.legacyJobRouteMissing, call));
     if (job.done) return job;
@@ -176,7 +178,7 @@ async function bulkAdd(ctx: ConnectorContext, members: OrgMember[], call: CallOp
     let lines: string[] = [];
     try {
       const res = await api.addMembers(todo, call);
-      lines = res.jobId ? (await waitForJob(api, memo, o, res.jobId, call)).errors : (res.errors ?? []);
+      lines = res.jobId ? (await waitForJob(api, memo, o, res.jobId, call, true)).errors : (res.errors ?? []);
     } catch (err) {
       // the job may be running although we never heard of it
       memo.jobsSettled = false;
