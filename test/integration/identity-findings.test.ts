@@ -13,6 +13,9 @@ import { log } from '../../src/log.js';
 import { importFile } from '../../src/pipeline/import-file.js';
 import { ingest, type InputBatch } from '../../src/pipeline/ingest.js';
 import { openDatabase } from '../../src/store/db.js';
+import { startIkanowSimulator } from '../../src/connectors/ikanow/index.js';
+import { pushConnection } from '../../src/pipeline/push.js';
+import pg from 'pg';
 import { createTestDb, type TestDb } from '../helpers/db.js';
 
 const quiet = log.child({}, { level: 'fatal' });
@@ -111,6 +114,32 @@ describe('issue 11 findings', () => {
     } finally {
       await viaProxy.close();
       await proxy.close();
+    }
+  });
+
+  it("5: a push writes the links it learns under the members lock, like every writer of members", async () => {
+    await empty();
+    const sim = await startIkanowSimulator();
+    const cfg = config({ connections: { ...connections, ik: { kind: 'ikanow', baseUrl: sim.url, credentials: { apiKey: 'ikanow-sim-api-key' }, rateLimit: { perSecond: 0, concurrency: 2 } } } });
+    const holder = new pg.Client({ connectionString: db.url });
+    await holder.connect();
+    try {
+      await importFile(write('member_id,email,first_name,last_name\nL-1,l1@x.org,Lee,One\n'), { db: db.knex, config: cfg, log: quiet });
+      await holder.query('select pg_advisory_lock(727002)');
+      const people = sim.state.people.size;
+      let done = false;
+      const push = pushConnection('ik', { db: db.knex, config: cfg, log: quiet }).then((r) => ((done = true), r));
+      await new Promise((r) => setTimeout(r, 1500));
+      // the person was created at IKANOW, but its link waits for the lock
+      expect(sim.state.people.size).toBe(people + 1);
+      expect(done).toBe(false);
+      expect(await db.knex('member_links').where({ connection: 'ik' }).count({ n: '*' }).first()).toEqual({ n: 0 });
+      await holder.query('select pg_advisory_unlock(727002)');
+      expect(await push).toMatchObject({ created: 1 });
+      expect(await db.knex('member_links').where({ connection: 'ik' }).count({ n: '*' }).first()).toEqual({ n: 1 });
+    } finally {
+      await holder.end();
+      await sim.close();
     }
   });
 
