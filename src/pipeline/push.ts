@@ -166,7 +166,7 @@ export async function pushConnection(name: string, opts: PushOptions): Promise<P
     // a connector's bulk step (Vocdoni: one list read, one bulk add) settles some members here
     const bulk: PreparedJobs = s.stopped || !prepareBatch ? { done: [], send: jobs, requests: 0 } : await prepareJobs(jobs, (items) => prepareBatch(ctx, items), streak);
     s.requests += bulk.requests;
-    for (const _ of bulk.done) opts.onSent?.(++sent);
+    for (let i = 0; i < bulk.done.length; i++) opts.onSent?.(++sent);
     // once a push has stopped (Retry-After too long, the destination down), members still queued wait for the next push
     const { outcomes: sentOutcomes, halt: sendHalt } = await sendBatch(s.stopped || bulk.halt ? [] : bulk.send, {
       concurrency: ctx.config.rateLimit.concurrency,

@@ -57,7 +57,7 @@ interface PushIndex {
   /** members of a non-auto all-members group, read once when first needed */
   groupMembers?: Set<string>;
 }
-const pushIndexOf = oncePer((_ctx: ConnectorContext): PushIndex => ({ byNumber: new Map(), complete: false }));
+const pushIndexOf = oncePer<ConnectorContext, PushIndex>(() => ({ byNumber: new Map(), complete: false }));
 
 const escapeRegex = (s: string): string => s.replace(/[\\^$.*+?()[\]{}|]/g, '\\$&');
 
