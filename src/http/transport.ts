@@ -77,7 +77,10 @@ export function createTransport(opts: TransportOptions): Transport {
 
   function exchange(x: Exchange): Promise<Answer> {
     return new Promise<Answer>((resolve, reject) => {
-      const stream = instance.stream(x.url, { method: x.method as Method, headers: x.headers, body: x.body, signal: x.signal });
+      if (x.signal?.aborted) return reject(x.signal.reason instanceof Error ? x.signal.reason : coded('aborted', 'ABORT_ERR'));
+      // our own abort listener, not got's `signal`: got removes its listener only when the
+      // stream is destroyed, which a fully read answer never is (one listener a request)
+      const stream = instance.stream(x.url, { method: x.method as Method, headers: x.headers, body: x.body });
       let status = 0;
       let headers: IncomingHttpHeaders = {};
       const chunks: Buffer[] = [];
@@ -86,10 +89,12 @@ export function createTransport(opts: TransportOptions): Transport {
       const fail = (err: Error): void => {
         if (settled) return;
         settled = true;
+        x.signal?.removeEventListener('abort', onAbort);
         stream.destroy();
-        // our own abort: the signal's reason, not got's wrapping of it
-        reject(x.signal?.aborted && x.signal.reason instanceof Error ? x.signal.reason : err);
+        reject(err);
       };
+      const onAbort = (): void => fail(x.signal?.reason instanceof Error ? x.signal.reason : coded('aborted', 'ABORT_ERR'));
+      x.signal?.addEventListener('abort', onAbort, { once: true });
       const tooLarge = (): Error => coded(`the answer is larger than http.maxResponseBytes (${cap} bytes)`, 'E_RESPONSE_TOO_LARGE');
       stream.on('response', (res: { statusCode: number; headers: IncomingHttpHeaders }) => {
         status = res.statusCode;
@@ -108,6 +113,7 @@ export function createTransport(opts: TransportOptions): Transport {
       stream.on('end', () => {
         if (settled) return;
         settled = true;
+        x.signal?.removeEventListener('abort', onAbort);
         resolve({ status, headers, text: Buffer.concat(chunks).toString('utf8') });
       });
     });

@@ -4,6 +4,7 @@
  * abort, keep-alive sockets reused across requests — and hostile servers: a huge body
  * (declared and undeclared), a gzip bomb, a slow drip.
  */
+import { getEventListeners } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import zlib from 'node:zlib';
@@ -98,6 +99,14 @@ describe('http transport (got)', () => {
     setTimeout(() => ac.abort(new Error('stop now')), 20);
     expect((await pending).message).toBe('stop now');
     expect((await failure(get(t, `${srv.url}/x`, ac.signal))).message).toBe('stop now');
+  });
+
+  it('leaves no abort listener behind on a signal shared by many exchanges', async () => {
+    const srv = await serve((_req, res) => res.end('{}'));
+    const t = transport(srv.url);
+    const ac = new AbortController();
+    for (let i = 0; i < 20; i++) await get(t, `${srv.url}/x`, ac.signal);
+    expect(getEventListeners(ac.signal, 'abort')).toHaveLength(0);
   });
 
   it('cuts a slow drip (a byte at a time, never idle for long) at timeoutMs for the whole exchange', async () => {

@@ -7,7 +7,7 @@
  * the error decoder reads the envelope's message.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { ConfigError, UpstreamError, type UpstreamKind } from '../../errors.js';
+import { ConfigError, ConnectionError, UpstreamError, type UpstreamKind } from '../../errors.js';
 import { clientForConnection, notTheFormat, type DecodedError, type HttpClient, type HttpResponse, type RawResponse, type RequestCounter, type RetryPolicy } from '../../http/index.js';
 import { registerSecret } from '../../log.js';
 import type { ConnectorContext } from '../types.js';
@@ -115,7 +115,7 @@ export function ikanowApi(ctx: ConnectorContext): IkanowApi {
     const path = `auth/login/${encodeURIComponent(auth.username)}/${encodeURIComponent(auth.passwordHash)}`;
     const res = await http.request({ method: 'GET', path, counter: opts.counter, signal: opts.signal ?? ctx.signal });
     const cookie = cookieFrom(res);
-    if (!cookie) throw new UpstreamError({ connection: ctx.name, kind: 'auth', status: res.status, message: 'login answered without a session cookie' });
+    if (!cookie) throw new ConnectionError({ connection: ctx.name, failure: 'auth', status: res.status, message: 'login answered without a session cookie' });
     return cookie;
   }
 
