@@ -99,6 +99,13 @@ export async function importFile(file: string, opts: ImportOptions): Promise<Imp
     if (err instanceof InputError) throw err;
     throw new InputError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? describeError(err)}`);
   }
+  if (opts.source !== undefined && (opts.connection || !/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(opts.source))) {
+    throw new InputError(
+      opts.connection
+        ? `--source names a file source; with --connection the rows are records of connection '${opts.connection}'`
+        : `--source: expected a name of letters, digits, '.', '_' and '-' (at most 63), got '${opts.source}'`,
+    );
+  }
   if (opts.connection && !opts.config.connections[opts.connection]) {
     const known = Object.keys(opts.config.connections);
     throw new InputError(`unknown connection '${opts.connection}'${known.length ? `; configured: ${known.join(', ')}` : '; none is configured'}`);
@@ -128,7 +135,7 @@ export async function importFile(file: string, opts: ImportOptions): Promise<Imp
       };
     }
   }
-  const source = opts.connection ?? `file:${path.basename(file)}`;
+  const source = opts.connection ?? `file:${opts.source ?? mapping.name}`;
   const runId = opts.dryRun ? 0 : await createRun(opts.db, { kind: 'import', source, parentRunId: opts.parentRunId, details: { file: path.resolve(file), sha256, mapping: mapping.name, ...(optionsKey ? { options: JSON.parse(optionsKey) as unknown } : {}) } });
   const log = opts.log.child({ run: runId || undefined, file: path.basename(file) });
   log.info({ sha256, mapping: mapping.name, mappingDetected: detected, dryRun: Boolean(opts.dryRun) }, 'import started');

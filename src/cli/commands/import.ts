@@ -9,6 +9,7 @@ import { startProgress } from '../progress.js';
 
 interface ImportFlags {
   connection?: string;
+  source?: string;
   mapping?: string;
   encoding: string;
   dryRun?: boolean;
@@ -30,6 +31,7 @@ export function registerImport(program: Command): void {
     .description('import CSV files into the canonical member list (identity rules, change log, rejects)')
     .argument('<file...>', 'CSV files (UTF-8 with or without BOM, UTF-16 with BOM, or the --encoding given)')
     .option('-c, --connection <name>', 'attribute the rows to this configured connection (its trust rank; external_id column makes links)')
+    .option('-s, --source <name>', "without --connection: the file source the rows are records of (default: the mapping's name); files of one source restate the same source records")
     .option('-m, --mapping <name|file>', `header mapping: ${BUILTIN_MAPPINGS.join(', ')}, or a YAML mapping file (default: the built-in one the headers fit)`)
     .option('--encoding <encoding>', `encoding of a file without a BOM: ${INPUT_ENCODINGS.join(', ')}`, 'utf8')
     .option('--dry-run', 'decide everything and report the counts, writing nothing')
@@ -67,6 +69,7 @@ Examples:
                 config,
                 log,
                 connection: flags.connection,
+                source: flags.source,
                 mapping: flags.mapping,
                 encoding,
                 dryRun: flags.dryRun,
