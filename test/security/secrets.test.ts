@@ -5,12 +5,15 @@
  * admin bearer token, the password in DATABASE_URL and in REDIS_URL. Failures are caused
  * on purpose (refused credentials, an unreachable database). Then every log line, error
  * message, command output, run report (`runs`, `runs show`, the runs and push tables),
+ * the error of a server that echoes the secrets it was sent (percent-encoded, in JSON, in base64),
  * and every admin response (body and headers) is searched for each secret, plain and
- * URL-encoded, and for the IKANOW password's hash: zero hits.
+ * percent-, form- and JSON-escaped, base64, and for the IKANOW password's hash: zero hits.
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import type net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -31,8 +34,9 @@ const BIN = path.resolve('bin/member-sync.js');
 const haveRedis = process.env.CI ? true : await redisAnswers();
 
 const SECRETS = {
-  CONVIO_API_KEY: 'Zx1-convio-apikey-SECRET-7q2',
-  CONVIO_PASSWORD: 'Zx1-convio-password-SECRET-8r3',
+  // some carry characters that each encoding writes differently (quote, backslash, slash, plus, space, &, =, %, non-ASCII)
+  CONVIO_API_KEY: 'Zx1-convio-apikey-SECRET-7q2/+ "\\&=%é',
+  CONVIO_PASSWORD: 'Zx1-convio-password-SECRET-8r3 "q\\/+=&',
   IKANOW_PASSWORD: 'Zx1-ikanow-password-SECRET-9s4',
   GNOSS_CONSUMER_KEY: 'Zx1-gnoss-consumer-key-SECRET-1a',
   GNOSS_CONSUMER_SECRET: 'Zx1-gnoss-consumer-secret-SECRET-2b',
@@ -42,18 +46,31 @@ const SECRETS = {
   WEVOTE_MANAGEMENT_KEY: 'Zx1-wevote-management-SECRET-6f',
   WEVOTE_DEVICE_ID: newVoterDeviceId(),
   VOCDONI_TOKEN: 'vsk_Zx1-vocdoni-token-SECRET-7g',
-  BAD_API_KEY: 'Zx1-refused-apikey-SECRET-8h',
-  BAD_PASSWORD: 'Zx1-refused-password-SECRET-9i',
+  BAD_API_KEY: 'Zx1-refused-apikey-SECRET-8h"\\/+ &é',
+  BAD_PASSWORD: 'Zx1-refused-password-SECRET-9i/+"\\=',
   BAD_TOKEN: 'vsk_Zx1-refused-token-SECRET-0j',
   ADMIN_TOKEN: 'Zx1-admin-bearer-SECRET-1k',
-  DB_PASSWORD: 'Zx1-db-password-SECRET-2l',
-  REDIS_PASSWORD: 'Zx1-redis-password-SECRET-3m',
+  DB_PASSWORD: 'Zx1-db-password-SECRET-2l/+"\\ &=%',
+  REDIS_PASSWORD: 'Zx1-redis-password-SECRET-3m/+"\\ &=',
 };
-/** what would give the secret away too: its URL-encoded form, and the IKANOW password's hash */
+/** the forms that give a secret away as well as the literal */
+function encodings(name: string, v: string): string[][] {
+  const b = Buffer.from(v, 'utf8');
+  return [
+    [name, v],
+    [`${name} (URL-encoded)`, encodeURIComponent(v)],
+    [`${name} (form-encoded)`, new URLSearchParams({ k: v }).toString().slice(2)],
+    [`${name} (JSON-escaped)`, JSON.stringify(v).slice(1, -1)],
+    [`${name} (JSON-escaped, ASCII only)`, JSON.stringify(v).slice(1, -1).replace(/[\u0080-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)],
+    [`${name} (base64)`, b.toString('base64').replace(/=+$/, '')],
+    [`${name} (base64url)`, b.toString('base64url')],
+  ];
+}
+/** each secret in each encoding, and the IKANOW password's hash */
 const needles = [
-  ...Object.entries(SECRETS).flatMap(([k, v]) => [[k, v], [`${k} (URL-encoded)`, encodeURIComponent(v)]]),
-  ['IKANOW_PASSWORD hash', createHash('sha256').update(SECRETS.IKANOW_PASSWORD).digest('base64')],
-  ['IKANOW_PASSWORD hash (URL-encoded)', encodeURIComponent(createHash('sha256').update(SECRETS.IKANOW_PASSWORD).digest('base64'))],
+  ...Object.entries(SECRETS).flatMap(([k, v]) => encodings(k, v)),
+  ...encodings('IKANOW_PASSWORD hash', createHash('sha256').update(SECRETS.IKANOW_PASSWORD).digest('base64')),
+  ['CONVIO_PASSWORD in a Basic header', Buffer.from(`api-admin:${SECRETS.CONVIO_PASSWORD}`).toString('base64')],
 ].filter(([, v], i, all) => all.findIndex(([, w]) => w === v) === i);
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'ms-secrets-'));
@@ -63,6 +80,7 @@ let db: TestDb;
 let dbRole: string | undefined;
 let env: Record<string, string>;
 let communityId: string;
+let echo: http.Server;
 let adminPort: number;
 
 function keep(what: string, text: string): void {
@@ -101,6 +119,23 @@ beforeAll(async () => {
   const wevote = await startWeVoteSimulator({ people, apiKey: SECRETS.WEVOTE_API_KEY, managementApiKey: SECRETS.WEVOTE_MANAGEMENT_KEY, deviceIds: [SECRETS.WEVOTE_DEVICE_ID] });
   const vocdoni = await startVocdoniSimulator({ people, token: SECRETS.VOCDONI_TOKEN, jobDurationMs: 20 });
   sims.push(convio, ikanow, community, wevote, vocdoni);
+  // A Convio look-alike that refuses every call and echoes what it was sent in its error
+  // message, in the forms servers do: the form value as sent (percent-encoded), the value
+  // in JSON (escaped), and user:password in base64 (as a Basic header carries it).
+  echo = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c.toString('latin1')));
+    req.on('end', () => {
+      const form = new URLSearchParams(body);
+      const sentKey = /(?:^|&)api_key=([^&]*)/.exec(body)?.[1] ?? '';
+      const basic = Buffer.from(`${form.get('login_name')}:${form.get('login_password')}`).toString('base64');
+      const message = `Incorrect API key. api_key=${sentKey} json=${JSON.stringify({ k: form.get('api_key') })} basic=${basic}`;
+      res.writeHead(403, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ errorResponse: { code: '2', message } }));
+    });
+  });
+  await new Promise<void>((r) => echo.listen(0, '127.0.0.1', r));
+  const echoUrl = `http://127.0.0.1:${(echo.address() as net.AddressInfo).port}/site/`;
   const rate = '    rateLimit: { perSecond: 0, concurrency: 2 }';
   writeFileSync(
     path.join(dir, 'config.yaml'),
@@ -140,6 +175,11 @@ beforeAll(async () => {
       '    credentials: { token: "${VOCDONI_TOKEN}" }',
       `    options: { organizationAddress: "${vocdoni.state.orgAddress}", jobPollMs: 20 }`,
       // refused credentials, on purpose
+      '  convio-echo:',
+      '    kind: convio',
+      `    baseUrl: ${echoUrl}`,
+      '    credentials: { apiKey: "${CONVIO_API_KEY}", loginName: api-admin, loginPassword: "${CONVIO_PASSWORD}" }',
+      '    options: { groupIds: [1001] }',
       '  convio-refused:',
       '    kind: convio',
       `    baseUrl: ${convio.url}`,
@@ -174,6 +214,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await killAll();
+  await new Promise((r) => echo?.close(r));
   await Promise.all(sims.map((s) => s.close()));
   await db?.drop();
   if (dbRole) {
@@ -199,6 +240,9 @@ describe('secrets', () => {
 
     // refused credentials: clear errors, no secret in them
     const refused = await Promise.all([cli(['pull', 'convio-refused']), cli(['pull', 'vocdoni-refused']), cli(['pull', 'ikanow-refused']), cli(['push', 'convio-refused', '--json'])]);
+    // a server that echoes the secrets it was sent, encoded: the message comes out, they do not
+    const echoed = await cli(['pull', 'convio-echo']);
+    expect(echoed).toMatchObject({ code: 1, stderr: expect.stringMatching(/convio-echo: .*Incorrect API key\. api_key=\[REDACTED\] json=\{"k":"\[REDACTED\]"\} basic=/) });
     expect(refused[0]).toMatchObject({ code: 1, stderr: expect.stringMatching(/convio-refused: .*Incorrect API key/) });
     expect(refused[1]).toMatchObject({ code: 1, stderr: expect.stringMatching(/vocdoni-refused: HTTP 401/) });
     expect(refused[2]).toMatchObject({ code: 1, stderr: expect.stringMatching(/ikanow-refused: .*Authentication failed/) });
