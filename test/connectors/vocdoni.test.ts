@@ -14,6 +14,8 @@ const LIST = 'GET /organizations/{address}/members';
 const PUT = 'PUT /organizations/{address}/members';
 const LEGACY_JOB = 'GET /organizations/{address}/members/job/{id}';
 const JOB = 'GET /jobs/{id}';
+/** a check for a pull alone: one call */
+const PULL_ONLY = { pull: true, push: false };
 
 const closers: Array<() => Promise<void>> = [];
 afterEach(async () => {
@@ -58,10 +60,12 @@ async function push(ctx: ConnectorContext, values: MemberValues, remoteId?: stri
 }
 
 describe('vocdoni connector against its simulator', () => {
-  it('checks with one authenticated call; a bad token or org address is refused', async () => {
+  it('checks with one authenticated call (a push also reads the groups); a bad token or org address is refused', async () => {
     const { sim, ctx } = await setup();
-    await vocdoniConnector.check(ctx);
+    await vocdoniConnector.check(ctx, { pull: true, push: false });
     expect(sim.requests.total).toBe(1);
+    await vocdoniConnector.check(ctx);
+    expect(sim.requests.total).toBe(3);
 
     const { sim: sim2, ctx: badToken } = await setup({}, 'another-token');
     await expect(vocdoniConnector.check(badToken)).rejects.toMatchObject({ kind: 'auth', status: 401, remoteCode: '40001' });
@@ -213,11 +217,11 @@ describe('vocdoni connector against its simulator', () => {
 
   it('retries 429 honouring Retry-After, 500s and dropped connections, counted at the simulator', async () => {
     const { sim, ctx, byNumber } = await setup({ people: [person(1)], faults: { rateLimitRate: 1, retryAfterSeconds: 0 } });
-    await expect(vocdoniConnector.check(ctx)).rejects.toMatchObject({ kind: 'rate_limited', status: 429 });
+    await expect(vocdoniConnector.check(ctx, PULL_ONLY)).rejects.toMatchObject({ kind: 'rate_limited', status: 429 });
     expect(sim.requests.byRoute[LIST]).toBe(4);
 
     sim.setFaults({ rateLimitRate: 1, retryAfterSeconds: 900 });
-    await expect(vocdoniConnector.check(ctx)).rejects.toMatchObject({ kind: 'rate_limited', retryAfterMs: 900_000 });
+    await expect(vocdoniConnector.check(ctx, PULL_ONLY)).rejects.toMatchObject({ kind: 'rate_limited', retryAfterMs: 900_000 });
     expect(sim.requests.byRoute[LIST]).toBe(5);
 
     const failThenPass = (draw: 0 | 2) => findSeed((r) => {
@@ -227,7 +231,7 @@ describe('vocdoni connector against its simulator', () => {
     });
     sim.setFaults({ errorRate: 0.5, seed: failThenPass(2) });
     const before = sim.requests.total;
-    await vocdoniConnector.check(ctx);
+    await vocdoniConnector.check(ctx, PULL_ONLY);
     expect(sim.requests.total - before).toBe(2);
 
     sim.setFaults({ resetRate: 0.5, seed: failThenPass(0) });
