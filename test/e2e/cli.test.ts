@@ -51,7 +51,8 @@ describe('member-sync CLI', () => {
     const show = await cli(['members', 'show', 'M-000011'], env);
     expect(show.code).toBe(0);
     expect(show.stdout).toMatch(/rule 2: same member_id/);
-    expect(show.stdout).toMatch(/set by/);
+    expect(show.stdout).toMatch(/from source/);
+    expect(show.stdout).toMatch(/source records/);
     const exp = await cli(['members', 'export'], env);
     const lines = exp.stdout.trim().split('\n');
     expect(lines[0]).toMatch(/^id,cons_id,member_id,email,first_name/);

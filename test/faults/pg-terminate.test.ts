@@ -87,7 +87,7 @@ function startKiller(max: number): { kills: () => number; stop: () => Promise<vo
 }
 
 async function reset(d: TestDb): Promise<void> {
-  await d.knex.raw('truncate members, member_links, member_changes, conflicts, rejects, imported_files, checkpoints, push_state, push_errors, runs restart identity cascade');
+  await d.knex.raw('truncate members, source_records, source_record_history, ingest_batches, member_links, member_changes, conflicts, rejects, imported_files, checkpoints, push_state, push_errors, runs restart identity cascade');
 }
 
 describe('PostgreSQL connections terminated mid-batch', () => {
