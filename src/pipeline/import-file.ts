@@ -135,8 +135,11 @@ export async function importFile(file: string, opts: ImportOptions): Promise<Imp
       };
     }
   }
+  // the rows are records of the connection, or of a file source (their source records);
+  // the run is named after what it read
   const source = opts.connection ?? `file:${opts.source ?? mapping.name}`;
-  const runId = opts.dryRun ? 0 : await createRun(opts.db, { kind: 'import', source, parentRunId: opts.parentRunId, details: { file: path.resolve(file), sha256, mapping: mapping.name, ...(optionsKey ? { options: JSON.parse(optionsKey) as unknown } : {}) } });
+  const runSource = opts.connection ?? `file:${path.basename(file)}`;
+  const runId = opts.dryRun ? 0 : await createRun(opts.db, { kind: 'import', source: runSource, parentRunId: opts.parentRunId, details: { file: path.resolve(file), sha256, mapping: mapping.name, ...(opts.connection ? {} : { file_source: source }), ...(optionsKey ? { options: JSON.parse(optionsKey) as unknown } : {}) } });
   const log = opts.log.child({ run: runId || undefined, file: path.basename(file) });
   log.info({ sha256, mapping: mapping.name, mappingDetected: detected, dryRun: Boolean(opts.dryRun) }, 'import started');
   let interrupted = false;
