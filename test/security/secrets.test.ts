@@ -202,7 +202,7 @@ beforeAll(async () => {
   await db.knex.raw(`create role ${dbRole} login superuser password '${SECRETS.DB_PASSWORD}'`);
   const url = new URL(db.url);
   url.username = dbRole;
-  url.password = SECRETS.DB_PASSWORD;
+  url.password = encodeURIComponent(SECRETS.DB_PASSWORD);
   env = { ...SECRETS, DATABASE_URL: url.toString(), MEMBER_SYNC_CONFIG: 'config.yaml', MEMBER_SYNC_ADMIN_TOKEN: SECRETS.ADMIN_TOKEN };
   mkdirSync(path.join(dir, 'jobs'));
   writeFileSync(path.join(dir, 'jobs', 'sync.yaml'), 'steps:\n  - pull: [convio-s, ikanow-s, community-s, vocdoni-s]\n  - push: [convio-s, ikanow-s, community-s, wevote-s, vocdoni-s]\n');
