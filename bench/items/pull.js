@@ -13,15 +13,24 @@ export async function fetchPages(ctx, connection, people) {
   return { ms: res.ms, records: out.records, pages: out.pages, innerMs: out.ms, cpuMs: out.cpuMs };
 }
 
-/** `member-sync pull <connection> --full --json` into a fresh database. */
+/**
+ * `member-sync pull <connection> --full --json` into a fresh database, then the same pull
+ * again over the unchanged source (`again`: every record comes back as it was).
+ */
 export async function pullCli(ctx, connection, people) {
   const db = await createDatabase('pull');
   try {
-    const res = await run(process.execPath, [ctx.bin, 'pull', connection, '--full', '--json'], { env: ctx.env({ DATABASE_URL: db.url }), cwd: ctx.tmpDir, timeoutMs: ctx.left() });
-    check(res, `member-sync pull ${connection}`);
-    const summary = lastJson(res.stdout);
-    if (summary.rows !== people) throw new Error(`member-sync pull read ${summary.rows} records, expected ${people}`);
-    return { ms: res.ms, peakRssKb: res.peakRssKb, cpuMs: res.cpuMs, summary };
+    const pull = async () => {
+      const res = await run(process.execPath, [ctx.bin, 'pull', connection, '--full', '--json'], { env: ctx.env({ DATABASE_URL: db.url }), cwd: ctx.tmpDir, timeoutMs: ctx.left() });
+      check(res, `member-sync pull ${connection}`);
+      const summary = lastJson(res.stdout);
+      if (summary.rows !== people) throw new Error(`member-sync pull read ${summary.rows} records, expected ${people}`);
+      return { res, summary };
+    };
+    const { res, summary } = await pull();
+    const again = await pull();
+    if (again.summary.unchanged !== summary.rows - summary.rejected) throw new Error(`the second pull changed records: ${JSON.stringify(again.summary)}`);
+    return { ms: res.ms, peakRssKb: res.peakRssKb, cpuMs: res.cpuMs, summary, againMs: again.res.ms };
   } finally {
     await dropDatabase(db);
   }

@@ -86,6 +86,11 @@ function pullSection(R, o) {
       { label: 'pages only, replayed (floor)', value: floorRate, unit: 'rec/s', runs: P.floors.length },
       { label: 'member-sync pull, end to end', value: rate, unit: 'rec/s', runs: P.pulls.length, ratio: ratio(rate, floorRate), vs: 'floor rate', target: '≥ 5,000 rec/s', holds: rate === undefined ? undefined : rate >= 5000 },
       { label: 'member-sync pull, wall time', value: sec(pull), unit: 's', runs: P.pulls.length },
+      (() => {
+        const again = med(P.pulls.filter((p) => p.againMs !== undefined).map((p) => p.againMs));
+        const r = ratio(again, pull);
+        return { label: 'member-sync pull again, unchanged source', value: sec(again), unit: 's', runs: P.pulls.length, ratio: r, vs: 'first pull', target: '≤ 0.3× first', holds: r === undefined ? undefined : r <= 0.3 };
+      })(),
       { label: 'member-sync pull, peak RSS', value: mb(med(P.pulls.map((p) => p.peakRssKb))), unit: 'MB', runs: P.pulls.length },
     ],
   };

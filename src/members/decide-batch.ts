@@ -54,8 +54,8 @@ export interface BatchOutcome {
   links: LinkEntry[];
   /** by srKey(source, key) */
   sources: Map<string, SourceWrite>;
-  /** source keys sent again unchanged: only their last-seen run moves */
-  seen: string[];
+  /** ids of stored source records sent again unchanged: only their last-seen run moves */
+  seen: number[];
   changes: ChangeEntry[];
   conflicts: ConflictEntry[];
   rejects: RejectEntry[];
@@ -77,11 +77,12 @@ export interface DecideContext {
 /**
  * A record to decide, with its key at its source and the fingerprint of its input; a
  * record whose source record holds that fingerprint already (`seen`: its srKey) — it
- * counts as unchanged without being decided; or a record rejected before this stage.
+ * (`seen`: the source record's id) counts as unchanged without being decided; or a record
+ * rejected before this stage.
  */
 export type BatchItem =
   | { ok: true; record: NormalizedRecord; key: string; fp: string; seen?: undefined }
-  | { ok: true; seen: string; record?: undefined }
+  | { ok: true; seen: number; record?: undefined }
   | { ok: false; ref: RecordRef; reason: string; raw: Record<string, unknown> };
 
 export function emptyOutcome(): BatchOutcome {
@@ -161,7 +162,7 @@ function decideOne(record: NormalizedRecord, key: string, fp: string, set: Worki
   if (existing && existing.memberId === member.id && !applied.changed) {
     // the same values as the source sent before: nothing changes but what it last sent
     if (existing.hash !== fp) writeSource(out, set, { ...existing, hash: fp, lastRunId: ctx.runId }, existing);
-    else out.seen.push(srKey(existing.source, existing.key));
+    else if (existing.id !== undefined) out.seen.push(existing.id);
     if (gainsLink) addLink(out, set, ctx, externalId!, member.id, decision.rule);
     out.counts[gainsLink ? 'updated' : 'unchanged']++;
     return;

@@ -12,7 +12,7 @@ import { isRetryable } from '../errors.js';
 import type { Logger } from '../log.js';
 import { decideBatch, type BatchItem, type BatchOutcome } from '../members/decide-batch.js';
 import { normalizeEmail, normalizeRecord } from '../members/normalize.js';
-import { sourceKeyOf, srKey, Stamps } from '../members/source-record.js';
+import { sourceKeyOf, Stamps } from '../members/source-record.js';
 import { uuidv7 } from '../members/uuid7.js';
 import { WorkingSet } from '../members/working-set.js';
 import { keysOf, loadWorkingSet, takeIngestLock, writeOutcome } from '../store/members-repo.js';
@@ -114,20 +114,24 @@ const stamps = new Stamps();
  */
 async function decideIn(db: Knex | Knex.Transaction, prepared: Prepared[], opts: IngestOptions, after?: WorkingSet): Promise<Decided> {
   // a record whose source record holds its fingerprint changes nothing: it is not decided
-  const held = new Map<string, string>();
+  const held = new Map<string, { hash: string; id?: number }>();
   if (opts.config.import.seenRows) {
     const keys = [...new Set(prepared.flatMap((p) => (p.ok === 'lazy' && p.key ? [p.key] : [])))];
-    for (const [k, v] of await sourceHashes(db, opts.source, keys)) held.set(k, v.hash);
-    if (after) for (const k of keys) {
-      const sr = after.bySource(opts.source, k);
-      if (sr) held.set(k, sr.hash);
+    for (const [k, v] of await sourceHashes(db, opts.source, keys)) held.set(k, v);
+    if (after) {
+      for (const k of keys) {
+        const sr = after.bySource(opts.source, k);
+        if (sr) held.set(k, sr);
+      }
     }
   }
   // ...unless a record before it in the batch has the same key and is decided
   const decided = new Set<string>();
   const items = prepared.map((p): BatchItem => {
     if (p.ok !== 'lazy') return p;
-    if (p.key !== undefined && !decided.has(p.key) && held.get(p.key) === p.fp) return { ok: true, seen: srKey(opts.source, p.key) };
+    const h = p.key === undefined || decided.has(p.key) ? undefined : held.get(p.key);
+    // (one the batch before created has no id yet: decided, it comes out unchanged all the same)
+    if (h && h.hash === p.fp && h.id !== undefined) return { ok: true, seen: h.id };
     const item = normalizeItem(p, opts);
     if (item.ok && item.record) decided.add(item.key);
     return item;

@@ -27,12 +27,12 @@ export function rowToSource(r: Record<string, unknown>): SourceRecord {
   };
 }
 
-/** The fingerprint each of these keys' source records holds, and its member. */
-export async function sourceHashes(db: Db, source: string, keys: string[]): Promise<Map<string, { hash: string; memberId: string }>> {
-  const out = new Map<string, { hash: string; memberId: string }>();
+/** The fingerprint each of these keys' source records holds, and its id. */
+export async function sourceHashes(db: Db, source: string, keys: string[]): Promise<Map<string, { hash: string; id: number }>> {
+  const out = new Map<string, { hash: string; id: number }>();
   if (keys.length === 0) return out;
-  const { rows } = await db.raw(`select source_key, hash, member_id from source_records where source = ? and source_key = any(?::text[])`, [source, keys]);
-  for (const r of rows as { source_key: string; hash: string; member_id: string }[]) out.set(r.source_key, { hash: r.hash, memberId: r.member_id });
+  const { rows } = await db.raw(`select source_key, hash, id from source_records where source = ? and source_key = any(?::text[])`, [source, keys]);
+  for (const r of rows as { source_key: string; hash: string; id: number }[]) out.set(r.source_key, { hash: r.hash, id: Number(r.id) });
   return out;
 }
 
@@ -43,7 +43,7 @@ export async function sourcesOfMembers(db: Db, memberIds: string[]): Promise<Sou
 }
 
 /** Write a batch's source records: new ones by COPY, changed ones by one update, the state before into history. */
-export async function writeSources(trx: Knex.Transaction, writes: Iterable<SourceWrite>, seen: string[], source: string, runId: number): Promise<void> {
+export async function writeSources(trx: Knex.Transaction, writes: Iterable<SourceWrite>, seen: number[], runId: number): Promise<void> {
   const fresh: SourceWrite[] = [];
   const changed: SourceWrite[] = [];
   for (const w of writes) (w.before ? changed : fresh).push(w);
@@ -68,8 +68,7 @@ export async function writeSources(trx: Knex.Transaction, writes: Iterable<Sourc
     );
   }
   if (seen.length > 0) {
-    const keys = seen.map((k) => k.slice(k.indexOf('\u0000') + 1));
-    await trx.raw(`update source_records set last_run_id = ? where source = ? and source_key = any(?::text[]) and last_run_id <> ?`, [runId, source, keys, runId]);
+    await trx.raw(`update source_records set last_run_id = ? where id = any(?::bigint[]) and last_run_id <> ?`, [runId, seen, runId]);
   }
 }
 
