@@ -2,15 +2,16 @@
  * Import through the same `importFile` as `member-sync import`, plus what a drop folder
  * needs: the file moved to processed/ or failed/ and its rejects written beside it.
  *
- * Stopping between batches: importFile reports progress after each committed batch; when
- * the worker is stopping, that callback throws, so the import ends with the batch in hand
- * committed and its run marked failed. Running it again imports the rest (rows already
- * in come out unchanged), because a file is only recorded as imported once complete.
+ * Stopping between batches: when the worker is stopping (or loses the job), importFile
+ * ends after the batch in hand, its run marked interrupted, and the step throws an
+ * InterruptedError. Running it again imports the rest (rows already in come out
+ * unchanged), because a file is only recorded as imported once complete.
  */
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Knex } from 'knex';
 import type { Config } from '../config/schema.js';
+import type { InputEncoding } from '../csv/read-csv.js';
 import { describeError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { importFile, type ImportSummary } from '../pipeline/import-file.js';
@@ -24,7 +25,7 @@ export interface ImportUnitOptions {
   log: Logger;
   mapping?: string;
   connection?: string;
-  encoding?: 'utf8' | 'latin1';
+  encoding?: InputEncoding;
   signal?: AbortSignal;
   parentRunId?: number;
   /** move the file to processed/ or failed/ (drop folders) */
@@ -54,10 +55,9 @@ export async function importOne(file: string, opts: ImportUnitOptions): Promise<
       connection: opts.connection,
       encoding: opts.encoding,
       parentRunId: opts.parentRunId,
-      onProgress: () => {
-        if (opts.signal?.aborted) throw new InterruptedError();
-      },
+      signal: opts.signal,
     });
+    if (summary.interrupted) throw new InterruptedError();
   } catch (err) {
     if (opts.file && !(err instanceof InterruptedError) && !opts.signal?.aborted && (opts.isFinal?.(err) ?? true)) {
       const moved = await moveInto(file, FAILED);

@@ -14,6 +14,7 @@
  */
 import { CronExpressionParser } from 'cron-parser';
 import { z } from 'zod';
+import { INPUT_ENCODINGS, type InputEncoding } from '../csv/read-csv.js';
 import { ConfigError } from '../errors.js';
 
 export type Names = string | string[];
@@ -33,7 +34,8 @@ export interface ImportStep {
   import: string;
   mapping?: string;
   connection?: string;
-  encoding?: 'utf8' | 'latin1';
+  /** of a file without a BOM (see `member-sync import --encoding`) */
+  encoding?: InputEncoding;
 }
 export interface MigrateStep {
   /** a connection or a CSV file */
@@ -65,7 +67,7 @@ const STEP_SCHEMAS = {
   pull: z.object({ pull: names, full: z.boolean().optional() }).strict(),
   push: z.object({ push: names, retryFailed: z.boolean().optional(), limit: z.number().int().positive().optional() }).strict(),
   import: z
-    .object({ import: z.string().min(1), mapping: z.string().min(1).optional(), connection: z.string().min(1).optional(), encoding: z.enum(['utf8', 'latin1']).optional() })
+    .object({ import: z.string().min(1), mapping: z.string().min(1).optional(), connection: z.string().min(1).optional(), encoding: z.enum(INPUT_ENCODINGS).optional() })
     .strict(),
   migrate: z.object({ migrate: z.string().min(1), to: names, mapping: z.string().min(1).optional() }).strict(),
 } as const;

@@ -7,6 +7,7 @@
 import path from 'node:path';
 import type { Config } from '../config/schema.js';
 import { connectorFor } from '../connectors/registry.js';
+import type { InputEncoding } from '../csv/read-csv.js';
 import { ConfigError } from '../errors.js';
 import { nameList, type Step } from './job-definition.js';
 import { stepProblems } from './load-jobs.js';
@@ -14,7 +15,7 @@ import { stepProblems } from './load-jobs.js';
 export type Unit =
   | { kind: 'pull'; connection: string; full?: boolean }
   | { kind: 'push'; connection: string; retryFailed?: boolean; limit?: number }
-  | { kind: 'import'; path: string; mapping?: string; connection?: string; encoding?: 'utf8' | 'latin1' }
+  | { kind: 'import'; path: string; mapping?: string; connection?: string; encoding?: InputEncoding }
   | { kind: 'migrate'; from: string; to: string[]; mapping?: string };
 
 function every(config: Readonly<Config>, op: 'pull' | 'push'): string[] {
