@@ -134,7 +134,8 @@ describe('wevote status decoding', () => {
   it.each([
     ['VOTER_DEVICE_ID_NOT_BALLOT VALID_VOTER_DEVICE_ID_MISSING ', 'auth', 'VALID_VOTER_DEVICE_ID_MISSING'],
     ['MANAGEMENT_API_KEY_NOT_ACCEPTED ', 'auth', 'MANAGEMENT_API_KEY_NOT_ACCEPTED'],
-    ['VOTER_NOT_FOUND_FROM_DEVICE_ID-VOTER_UPDATE ', 'not_found', 'VOTER_NOT_FOUND'],
+    // the configured device id names no voter: the connection is refused, not a member
+    ['VOTER_NOT_FOUND_FROM_DEVICE_ID-VOTER_UPDATE ', 'auth', 'VOTER_NOT_FOUND_FROM_DEVICE_ID'],
     ['MISSING_VOTER_ID ', 'not_found', 'MISSING_VOTER_ID'],
     ['INVALID_STAFF_ACCESS ', 'validation', 'INVALID_STAFF_ACCESS'],
     ['UNABLE_TO_UPDATE_VOTER: duplicate key value ', 'server', 'UNABLE_TO_UPDATE_VOTER'],
