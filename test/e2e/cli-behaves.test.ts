@@ -70,6 +70,13 @@ afterAll(async () => {
   await db?.drop();
 });
 
+function noSuchRole(url: string): string {
+  const u = new URL(url);
+  u.username = 'no_such_role';
+  u.password = 'pw-secret-1';
+  return u.toString();
+}
+
 describe('the CLI when things go wrong', () => {
   it('ends quietly, exit 0, when the reader of its output goes away (EPIPE)', async () => {
     for (const args of [['members', 'export'], ['members', 'export', '--format', 'jsonl'], ['rejects'], ['rejects', '--csv'], ['runs'], ['runs', 'show', '1'], ['conflicts'], ['push', 'convio-e2e', '--dry-run']]) {
@@ -83,7 +90,8 @@ describe('the CLI when things go wrong', () => {
     const cases: [string, RegExp][] = [
       ['postgres://postgres@127.0.0.1:1/x', /^member-sync: cannot reach the database at postgres:\/\/postgres@127\.0\.0\.1:1\/x: connect ECONNREFUSED/],
       [`${db.url}_missing`, /^member-sync: cannot reach the database at .*: database ".*_missing" does not exist$/],
-      [db.url.replace('postgres://postgres@', 'postgres://no_such_role:pw-secret-1@'), /^member-sync: cannot reach the database at postgres:\/\/no_such_role:\[REDACTED\]@.*role "no_such_role" does not exist/],
+      // a trust server says the role does not exist; one that checks passwords (the embedded one) that the password failed
+      [noSuchRole(db.url), /^member-sync: cannot reach the database at postgres:\/\/no_such_role:\[REDACTED\]@.*(role "no_such_role" does not exist|password authentication failed for user "no_such_role")/],
       ['localhost:5432/members', /^member-sync: DATABASE_URL: expected a postgres:\/\/ or postgresql:\/\/ URL/],
     ];
     for (const [url, message] of cases) {
