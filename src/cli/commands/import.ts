@@ -97,7 +97,7 @@ function report(summary: ImportSummary, flags: ImportFlags): void {
     return;
   }
   print(summaryLine(summary));
-  if (summary.interrupted) print(`  stopped on request: run the same import again to continue (the rows already in come out unchanged)`);
+  if (summary.interrupted) print(summary.dry_run ? '  stopped on request: nothing was written' : '  stopped on request: run the same import again to continue (the rows already in come out unchanged)');
   if (summary.conflicts > 0 && summary.run_id) print(`  conflicts: member-sync conflicts --run ${summary.run_id}`);
   if (summary.rejected > 0 && summary.run_id) print(`  rejects:   member-sync rejects --run ${summary.run_id}`);
 }
