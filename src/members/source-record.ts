@@ -16,7 +16,11 @@ export interface SourceRecord {
   memberId: string;
   /** canonical values as last seen; a value the source sent empty is kept (empty never erases) */
   values: MemberValues;
-  /** field (or `other.<key>`) -> when its value last changed at the source (see `Stamps`) */
+  /**
+   * field (or `other.<key>`) -> when its value last changed at the source (see `Stamps`);
+   * `*` stands for every field not listed (a record's first values all share one stamp,
+   * kept once)
+   */
   stamps: Record<string, number>;
   /** fingerprint of the input the source last sent (an unchanged record is skipped by it) */
   hash: string;
@@ -39,6 +43,9 @@ export function sourceKeyOf(values: Pick<MemberValues, 'cons_id' | 'member_id' |
 }
 
 export const srKey = (source: string, key: string): string => `${source}\u0000${key}`;
+
+/** When a source record's value of `field` last changed at its source (0: unknown, before source records). */
+export const stampOf = (sr: Pick<SourceRecord, 'stamps'>, field: string): number => sr.stamps[field] ?? sr.stamps['*'] ?? 0;
 
 function isEmpty(v: unknown): boolean {
   return v === undefined || v === null || v === '' || (Array.isArray(v) && v.length === 0);
@@ -86,7 +93,8 @@ export interface Applied {
  */
 export function applyToSource(prev: Pick<SourceRecord, 'values' | 'stamps'> | undefined, record: NormalizedRecord, stamp: number): Applied {
   const values: Record<string, unknown> = { ...(prev?.values ?? {}) };
-  const stamps: Record<string, number> = { ...(prev?.stamps ?? {}) };
+  // a new source record's values share one stamp
+  const stamps: Record<string, number> = prev ? { ...prev.stamps } : { '*': stamp };
   let changed = prev === undefined;
   const v = record.values as Record<string, unknown>;
   for (const field of MEMBER_FIELDS) {
@@ -97,7 +105,7 @@ export function applyToSource(prev: Pick<SourceRecord, 'values' | 'stamps'> | un
       for (const [k, x] of Object.entries(incoming as Record<string, string>)) {
         if (held[k] === x) continue;
         held[k] = x;
-        stamps[`other.${k}`] = stamp;
+        if (prev) stamps[`other.${k}`] = stamp;
         changed = true;
       }
       values.other = held;
@@ -105,7 +113,7 @@ export function applyToSource(prev: Pick<SourceRecord, 'values' | 'stamps'> | un
     }
     if (sameValue(values[field], incoming)) continue;
     values[field] = incoming;
-    stamps[field] = stamp;
+    if (prev) stamps[field] = stamp;
     changed = true;
   }
   return { values: values as MemberValues, stamps, changed };

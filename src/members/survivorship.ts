@@ -4,7 +4,7 @@
  * equal trust, the value changed most recently at its source; empty never erases. Pure.
  */
 import { MEMBER_FIELDS, type Member } from '../types.js';
-import type { SourceRecord } from './source-record.js';
+import { stampOf, type SourceRecord } from './source-record.js';
 
 export type TrustOf = (source: string) => number;
 
@@ -16,8 +16,8 @@ function better(a: SourceRecord, b: SourceRecord | undefined, field: string, tru
   const ta = trustOf(a.source);
   const tb = trustOf(b.source);
   if (ta !== tb) return ta > tb;
-  const sa = a.stamps[field] ?? 0;
-  const sb = b.stamps[field] ?? 0;
+  const sa = stampOf(a, field);
+  const sb = stampOf(b, field);
   if (sa !== sb) return sa > sb;
   // a total order, so that the result never depends on the order records are listed in
   return a.source === b.source ? a.key < b.key : a.source < b.source;

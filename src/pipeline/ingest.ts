@@ -113,23 +113,22 @@ const stamps = new Stamps();
  * dry run decided so far) had committed: its working set overlays what the store says.
  */
 async function decideIn(db: Knex | Knex.Transaction, prepared: Prepared[], opts: IngestOptions, after?: WorkingSet): Promise<Decided> {
-  // a record whose source record holds its fingerprint changes nothing: it is not decided
-  const held = new Map<string, { hash: string; id?: number }>();
-  if (opts.config.import.seenRows) {
-    const keys = [...new Set(prepared.flatMap((p) => (p.ok === 'lazy' && p.key ? [p.key] : [])))];
-    for (const [k, v] of await sourceHashes(db, opts.source, keys)) held.set(k, v);
-    if (after) {
-      for (const k of keys) {
-        const sr = after.bySource(opts.source, k);
-        if (sr) held.set(k, sr);
-      }
+  // One look-up of the batch's keys at its source: the source records there (their members
+  // join the working set) and the fingerprints they hold. A record whose source record holds
+  // its fingerprint changes nothing: it is not decided...
+  const quick = [...new Set(prepared.flatMap((p) => (p.ok === 'lazy' && p.key ? [p.key] : [])))];
+  const held = new Map<string, { hash: string; id?: number; memberId: string }>(await sourceHashes(db, opts.source, quick));
+  if (after) {
+    for (const k of quick) {
+      const sr = after.bySource(opts.source, k);
+      if (sr) held.set(k, sr);
     }
   }
   // ...unless a record before it in the batch has the same key and is decided
   const decided = new Set<string>();
   const items = prepared.map((p): BatchItem => {
     if (p.ok !== 'lazy') return p;
-    const h = p.key === undefined || decided.has(p.key) ? undefined : held.get(p.key);
+    const h = !opts.config.import.seenRows || p.key === undefined || decided.has(p.key) ? undefined : held.get(p.key);
     // (one the batch before created has no id yet: decided, it comes out unchanged all the same)
     if (h && h.hash === p.fp && h.id !== undefined) return { ok: true, seen: h.id };
     const item = normalizeItem(p, opts);
@@ -137,7 +136,11 @@ async function decideIn(db: Knex | Knex.Transaction, prepared: Prepared[], opts:
     return item;
   });
   const records = items.flatMap((i) => (i.ok && i.record ? [{ record: i.record, key: i.key }] : []));
-  const set = await loadWorkingSet(db, keysOf(records, opts.source, opts.connection), after);
+  // a key read another way once normalized (none is known to be) is looked up too
+  const unread = [...decided].filter((k) => !quick.includes(k));
+  for (const [k, v] of await sourceHashes(db, opts.source, unread)) held.set(k, v);
+  const sourceMembers = [...new Set([...decided].flatMap((k) => (held.has(k) ? [held.get(k)!.memberId] : [])))];
+  const set = await loadWorkingSet(db, keysOf(records, opts.source, opts.connection, sourceMembers), after);
   const out = decideBatch(items, set, {
     source: opts.source,
     connection: opts.connection,

@@ -1,7 +1,7 @@
 /** Read-only queries behind `members`, `conflicts`, `rejects` and `runs`. */
 import type { Knex } from 'knex';
 import type { Member } from '../types.js';
-import type { SourceRecord } from '../members/source-record.js';
+import { stampOf, type SourceRecord } from '../members/source-record.js';
 import { survive, type TrustOf } from '../members/survivorship.js';
 import { rowToMember } from './member-rows.js';
 import { sourcesOfMembers } from './source-repo.js';
@@ -78,7 +78,7 @@ export async function fieldOrigins(db: Knex, m: Member, trustOf: TrustOf): Promi
   const { winners } = survive(sources, trustOf);
   const origins: Record<string, FieldOrigin> = {};
   for (const [field, sr] of Object.entries(winners)) {
-    origins[field] = { source: sr.source, key: sr.key, changed_at: stampTime(sr.stamps[field]), run: sr.lastRunId };
+    origins[field] = { source: sr.source, key: sr.key, changed_at: stampTime(stampOf(sr, field)), run: sr.lastRunId };
   }
   return { origins, sources };
 }

@@ -15,13 +15,15 @@ export interface BatchKeys {
   /** the records' source and their keys there (rule 0) */
   source?: string;
   sourceKeys: string[];
+  /** members of the source records of those keys the store holds (looked up already) */
+  sourceMembers: string[];
   externalIds: string[];
   consIds: string[];
   memberIds: string[];
   emails: string[];
 }
 
-export function keysOf(records: { record: NormalizedRecord; key: string }[], source: string, connection?: string): BatchKeys {
+export function keysOf(records: { record: NormalizedRecord; key: string }[], source: string, connection: string | undefined, sourceMembers: string[]): BatchKeys {
   const sourceKeys = new Set<string>();
   const ext = new Set<string>();
   const cons = new Set<string>();
@@ -34,7 +36,7 @@ export function keysOf(records: { record: NormalizedRecord; key: string }[], sou
     if (r.values.member_id) mids.add(r.values.member_id);
     if (r.values.email) emails.add(r.values.email);
   }
-  return { connection, source, sourceKeys: [...sourceKeys], externalIds: [...ext], consIds: [...cons], memberIds: [...mids], emails: [...emails] };
+  return { connection, source, sourceKeys: [...sourceKeys], sourceMembers, externalIds: [...ext], consIds: [...cons], memberIds: [...mids], emails: [...emails] };
 }
 
 const COLS = MEMBER_COLUMNS.map((c) => `m.${c === 'groups' ? '"groups"' : c}`).join(', ');
@@ -61,9 +63,8 @@ export async function loadWorkingSet(db: Knex | Knex.Transaction, keys: BatchKey
   // one query for the members of the keys' source records and every holder of a key
   const { rows } = await db.raw(
     `select ${COLS} from members m
-      where m.id in (select s.member_id from source_records s where s.source = ? and s.source_key = any(?::text[]))
-         or m.cons_id = any(?::text[]) or m.member_id = any(?::text[]) or m.email = any(?::text[])`,
-    [keys.source ?? '', keys.source ? keys.sourceKeys : [], keys.consIds, keys.memberIds, keys.emails],
+      where m.id = any(?::uuid[]) or m.cons_id = any(?::text[]) or m.member_id = any(?::text[]) or m.email = any(?::text[])`,
+    [keys.sourceMembers, keys.consIds, keys.memberIds, keys.emails],
   );
   add(rows);
   if (overlay) {

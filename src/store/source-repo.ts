@@ -27,12 +27,12 @@ export function rowToSource(r: Record<string, unknown>): SourceRecord {
   };
 }
 
-/** The fingerprint each of these keys' source records holds, and its id. */
-export async function sourceHashes(db: Db, source: string, keys: string[]): Promise<Map<string, { hash: string; id: number }>> {
-  const out = new Map<string, { hash: string; id: number }>();
+/** The source records of these keys at `source`: the fingerprint each holds, its id and member. */
+export async function sourceHashes(db: Db, source: string, keys: string[]): Promise<Map<string, { hash: string; id: number; memberId: string }>> {
+  const out = new Map<string, { hash: string; id: number; memberId: string }>();
   if (keys.length === 0) return out;
-  const { rows } = await db.raw(`select source_key, hash, id from source_records where source = ? and source_key = any(?::text[])`, [source, keys]);
-  for (const r of rows as { source_key: string; hash: string; id: number }[]) out.set(r.source_key, { hash: r.hash, id: Number(r.id) });
+  const { rows } = await db.raw(`select source_key, hash, id, member_id from source_records where source = ? and source_key = any(?::text[])`, [source, keys]);
+  for (const r of rows as { source_key: string; hash: string; id: number; member_id: string }[]) out.set(r.source_key, { hash: r.hash, id: Number(r.id), memberId: r.member_id });
   return out;
 }
 
