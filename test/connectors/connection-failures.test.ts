@@ -5,6 +5,8 @@
  * is marked failed by it, and once the connection is fixed a plain push sends everyone.
  * Against the simulators over loopback, with real PostgreSQL.
  */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Config } from '../../src/config/schema.js';
 import { startCommunitySimulator } from '../../src/connectors/community/simulator.js';
@@ -133,6 +135,27 @@ describe('a base URL that does not resolve or is not the API', () => {
     await expectStopped(configWith(connections({}, { 'ikanow-c': wevote.url })), 'ikanow-c', 'format', /not an IKANOW envelope|without an IKANOW envelope/);
     await expectStopped(configWith(connections({}, { 'wevote-c': vocdoni.url })), 'wevote-c', 'format', /voterUpdate answered HTTP 404/);
     await expectStopped(configWith(connections({}, { 'convio-c': ikanow.url })), 'convio-c', 'format', /Convio errorResponse|has no/);
+  });
+
+  it('a portal answering 200 HTML to everything stops the pull and the push of each system as a format failure', async () => {
+    const portal = http.createServer((req, res) => {
+      req.resume();
+      res.writeHead(200, { 'content-type': 'text/html' });
+      res.end('<!doctype html><html><body>Welcome to our portal</body></html>');
+    });
+    await new Promise<void>((r) => portal.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(portal.address() as AddressInfo).port}`;
+    try {
+      const at = configWith(connections({}, { 'vocdoni-c': url, 'ikanow-c': url, 'convio-c': url, 'wevote-c': url, 'community-c': url }));
+      for (const name of ['vocdoni-c', 'ikanow-c', 'convio-c', 'community-c']) {
+        await expect(pullConnection(name, { db: db.knex, config: at, log, full: true }), name).rejects.toMatchObject({ code: 'E_CONNECTION', failure: 'format' });
+      }
+      await importCsv(db, good(), renamed('Portal'));
+      for (const name of ['vocdoni-c', 'ikanow-c', 'convio-c', 'wevote-c', 'community-c']) await expectStopped(at, name, 'format', /baseUrl/);
+    } finally {
+      portal.closeAllConnections();
+      await new Promise((r) => portal.close(r));
+    }
   });
 
   it('a pull with a refused key fails with the connection error', async () => {

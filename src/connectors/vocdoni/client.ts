@@ -81,8 +81,11 @@ export class VocdoniApi {
     readonly org: string,
   ) {}
 
+  /** Every answer is JSON, or "\n" when there is nothing to report; anything else is not the API. */
   private async call<T>(opts: HttpRequestOptions): Promise<T> {
-    return (await this.client.request<T>(opts)).json;
+    const res = await this.client.request<T>(opts);
+    if (res.json === undefined && res.text.trim() !== '') throw notTheFormat(this.client.connection, res, `${opts.method ?? 'GET'} ${opts.path.split('/').slice(0, 3).join('/')}: the answer is not JSON`);
+    return res.json;
   }
 
   private path(rest: string): string {
