@@ -128,8 +128,9 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
   const policy: RetryPolicy = { ...DEFAULT_RETRY_POLICY, ...options.retry };
   const random = options.random ?? Math.random;
   const timeoutMs = options.timeoutMs ?? 30_000;
-  const transport = createTransport({ baseUrl: base, maxSockets: Math.max(1, limit.concurrency), timeoutMs, maxResponseBytes: options.maxResponseBytes });
+  // the connection's own headers live in the got instance: each request adds only its own
   const baseHeaders: Record<string, string> = { 'user-agent': 'member-sync', ...options.headers };
+  const transport = createTransport({ baseUrl: base, maxSockets: Math.max(1, limit.concurrency), timeoutMs, maxResponseBytes: options.maxResponseBytes, headers: baseHeaders });
   let requests = 0;
   // the connection's name once per line: a connector's logger already carries it
   const log = options.log && ('connection' in options.log.bindings() ? options.log : options.log.child({ connection }));
@@ -140,7 +141,7 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
     let method = (opts.method ?? 'GET').toUpperCase() as Method;
     let target = new URL(url(opts.path));
     if (opts.searchParams) for (const [k, v] of flatten(opts.searchParams)) target.searchParams.append(k, v);
-    const headers: Record<string, string> = { ...baseHeaders, ...opts.headers };
+    const headers: Record<string, string> = { ...opts.headers };
     let body: string | undefined = opts.body;
     let pairs: Array<[string, string]> | undefined;
     if (opts.form) {
@@ -153,7 +154,7 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
     }
     for (let hop = 0; ; hop++) {
       const sent = options.authorize
-        ? { ...headers, ...(await options.authorize({ method, url: target.toString(), form: pairs ? Object.fromEntries(pairs) : undefined, headers: { ...headers } })) }
+        ? { ...headers, ...(await options.authorize({ method, url: target.toString(), form: pairs ? Object.fromEntries(pairs) : undefined, headers: { ...baseHeaders, ...headers } })) }
         : headers;
       requests++;
       if (opts.counter) opts.counter.requests++;

@@ -41,6 +41,8 @@ export interface TransportOptions {
   timeoutMs?: number;
   /** answer bytes after decompression @defaultValue 52428800 (50 MB) */
   maxResponseBytes?: number;
+  /** sent with every request (set once in the got instance, not merged per request) */
+  headers?: Record<string, string>;
 }
 
 export interface Transport {
@@ -73,6 +75,7 @@ export function createTransport(opts: TransportOptions): Transport {
     followRedirect: false,
     decompress: true,
     http2: false,
+    headers: opts.headers,
   });
 
   function exchange(x: Exchange): Promise<Answer> {
