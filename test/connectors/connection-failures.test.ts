@@ -5,7 +5,12 @@
  * is marked failed by it, and once the connection is fixed a plain push sends everyone.
  * Against the simulators over loopback, with real PostgreSQL.
  */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Config } from '../../src/config/schema.js';
@@ -28,6 +33,7 @@ let wevote: Awaited<ReturnType<typeof startWeVoteSimulator>>;
 let vocdoni: Awaited<ReturnType<typeof startVocdoniSimulator>>;
 let community: Awaited<ReturnType<typeof startCommunitySimulator>>;
 const DEVICE = newVoterDeviceId();
+const run = promisify(execFile);
 const N = 6;
 
 /** each connection with its right credentials; `wrong` swaps one for a refused value */
@@ -163,6 +169,29 @@ describe('a base URL that does not resolve or is not the API', () => {
     await expect(pullConnection('vocdoni-c', { db: db.knex, config: bad, log })).rejects.toMatchObject({ code: 'E_CONNECTION', failure: 'auth' });
     const run = await db.knex('runs').where({ kind: 'pull', source: 'vocdoni-c' }).orderBy('id', 'desc').first();
     expect(run).toMatchObject({ status: 'failed' });
+  });
+});
+
+describe('as a user runs it', () => {
+  it('`member-sync push` and `member-sync run` with a refused token exit 1 with one line naming the reason; the run is failed', async () => {
+    await importCsv(db, good(), renamed('Cli'));
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'ms-connfail-'));
+    const file = path.join(dir, 'config.json');
+    writeFileSync(file, JSON.stringify({ connections: { 'vocdoni-c': connections({ 'vocdoni-c': { token: '${VOCDONI_TOKEN}' } })['vocdoni-c'] } }));
+    const cli = async (args: string[]) =>
+      run(process.execPath, [path.resolve('bin/member-sync.js'), ...args], { cwd: dir, env: { ...process.env, LOG_LEVEL: 'error', DATABASE_URL: db.url, MEMBER_SYNC_CONFIG: file, VOCDONI_TOKEN: 'refused-token-cli-1' } }).then(
+        (r) => ({ code: 0, ...r }),
+        (e: { code: number; stdout: string; stderr: string }) => e,
+      );
+    const push = await cli(['push', 'vocdoni-c']);
+    expect(push.code).toBe(1);
+    expect(push.stderr).toMatch(/^member-sync: vocdoni-c: HTTP 401 code 40001: authentication required\n$/);
+    expect((await lastRun('vocdoni-c')).status).toBe('failed');
+    const steps = await cli(['run', '--steps', '[{push: vocdoni-c}]']);
+    expect(steps.code).toBe(1);
+    expect(steps.stdout + steps.stderr).toMatch(/authentication required/);
+    expect(push.stdout + push.stderr + steps.stdout + steps.stderr).not.toContain('refused-token-cli-1');
+    expect(await failedStates('vocdoni-c')).toBe(0);
   });
 });
 
