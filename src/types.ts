@@ -142,7 +142,7 @@ export type ConflictReason =
 /** Which identity rule matched a record to a member. */
 export type MatchRule = 'link' | 'cons_id' | 'member_id' | 'email' | 'new';
 
-export type RunKind = 'import' | 'pull' | 'push' | 'migrate' | 'revert' | 'split';
+export type RunKind = 'import' | 'pull' | 'push' | 'migrate' | 'revert' | 'split' | 'resolve' | 'merge';
 /** `interrupted`: stopped on request after a committed batch; running it again continues. */
 export type RunStatus = 'running' | 'succeeded' | 'failed' | 'interrupted';
 

@@ -12,7 +12,7 @@ import { registerMembers } from './commands/members.js';
 import { registerMigrate } from './commands/migrate.js';
 import { registerPull } from './commands/pull.js';
 import { registerPush } from './commands/push.js';
-import { registerReview } from './commands/review.js';
+import { registerConflicts } from './commands/conflicts.js';
 import { registerRun } from './commands/run.js';
 import { registerRevert } from './commands/revert.js';
 import { registerRuns } from './commands/runs.js';
@@ -37,7 +37,7 @@ export function buildProgram(): Command {
   registerRevert(program);
   registerMembers(program);
   registerIdentity(program);
-  registerReview(program);
+  registerConflicts(program);
   registerRuns(program);
   registerSandbox(program);
   registerWorker(program);

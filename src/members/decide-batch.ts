@@ -34,6 +34,10 @@ export interface ConflictEntry {
   candidates: string[];
   ref: RecordRef;
   record: Record<string, unknown>;
+  /** the record's key at its source: the same record refused again updates its open conflict */
+  key: string;
+  /** fingerprint of the record's input */
+  fp: string;
 }
 
 export interface RejectEntry {
@@ -115,8 +119,8 @@ export function decideBatch(items: BatchItem[], set: WorkingSet, ctx: DecideCont
   return out;
 }
 
-function conflict(out: BatchOutcome, record: NormalizedRecord, reason: ConflictReason, candidates: string[]): void {
-  out.conflicts.push({ reason, candidates, ref: record.ref, record: { values: record.values, raw: record.raw } });
+function conflict(out: BatchOutcome, record: NormalizedRecord, key: string, fp: string, reason: ConflictReason, candidates: string[]): void {
+  out.conflicts.push({ reason, candidates, ref: record.ref, record: { values: record.values, raw: record.raw }, key, fp });
   out.counts.conflicts++;
 }
 
@@ -135,7 +139,7 @@ function decideOne(record: NormalizedRecord, key: string, fp: string, set: Worki
     sourceKey: key,
     allowDuplicateEmails: ctx.allowDuplicateEmails,
   });
-  if (decision.type === 'conflict') return conflict(out, record, decision.reason, decision.candidates);
+  if (decision.type === 'conflict') return conflict(out, record, key, fp, decision.reason, decision.candidates);
   const existing = set.bySource(ctx.source, key);
   const stamp = ctx.stamps.next(record.ref.changedAt);
   if (decision.type === 'new') {
@@ -178,7 +182,7 @@ function decideOne(record: NormalizedRecord, key: string, fp: string, set: Worki
   const others = set.sourceRecordsOf(member.id).filter((x) => !(x.source === sr.source && x.key === sr.key));
   const next = computeMember(member, [...others, sr], ctx.trustOf);
   const clash = keyClash(member, next, set, ctx.allowDuplicateEmails);
-  if (clash) return conflict(out, record, clash.reason, clash.candidates);
+  if (clash) return conflict(out, record, key, fp, clash.reason, clash.candidates);
   writeSource(out, set, sr, existing);
   const changes = diffMembers(member, next);
   if (gainsLink) addLink(out, set, ctx, externalId!, member.id, decision.rule);

@@ -44,7 +44,8 @@ export async function* iterateMembers(db: Knex, pageSize = 5000): AsyncGenerator
 
 export async function listConflicts(db: Knex, runId?: number, limit?: number) {
   const q = db('conflicts').orderBy('id');
-  if (runId !== undefined) q.where({ run_id: runId });
+  // the conflicts the run refused, first or again (a record refused again updates its open conflict)
+  if (runId !== undefined) q.whereIn('id', db('conflict_sightings').select('conflict_id').where({ run_id: runId }));
   if (limit) q.limit(limit);
   return q;
 }

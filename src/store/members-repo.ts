@@ -168,14 +168,7 @@ export async function writeOutcome(trx: Knex.Transaction, out: BatchOutcome, run
       out.changes.map((c) => [c.memberId, runId, source, refText(c.ref), c.rule, c.field, asJson(c.old), asJson(c.new)]),
     );
   }
-  if (out.conflicts.length > 0) {
-    await trx.raw(
-      `insert into conflicts (run_id, source, source_ref, reason, candidate_ids, record)
-       select ?, ?, x.source_ref, x.reason, x.candidate_ids, x.record from json_to_recordset(?::json)
-         as x(source_ref text, reason text, candidate_ids uuid[], record jsonb)`,
-      [runId, source, json(out.conflicts.map((c) => ({ source_ref: refText(c.ref), reason: c.reason, candidate_ids: c.candidates, record: c.record })))],
-    );
-  }
+  if (out.conflicts.length > 0) await writeConflicts(trx, out.conflicts, runId, source);
   if (out.rejects.length > 0) {
     await trx.raw(
       `insert into rejects (run_id, source, source_ref, line, reason, raw)
@@ -184,4 +177,36 @@ export async function writeOutcome(trx: Knex.Transaction, out: BatchOutcome, run
       [runId, source, json(out.rejects.map((r) => ({ source_ref: refText(r.ref), line: r.ref.line ?? null, reason: r.reason, raw: r.raw })))],
     );
   }
+}
+
+/**
+ * Conflicts are a queue (migration 009): the same record refused again for the same reason
+ * updates its open (or ignored) conflict — times seen, last run, the record as last sent —
+ * instead of adding a row; `conflict_sightings` counts each run's refusals of it. One statement.
+ */
+async function writeConflicts(trx: Knex.Transaction, conflicts: BatchOutcome['conflicts'], runId: number, source: string): Promise<void> {
+  // one row per (key, reason) of the batch: ON CONFLICT cannot touch a row twice
+  const byKey = new Map<string, { source_key: string; fp: string; source_ref: string | null; reason: string; candidate_ids: string[]; record: unknown; times: number }>();
+  for (const c of conflicts) {
+    const k = `${c.key}\u0000${c.reason}`;
+    const times = (byKey.get(k)?.times ?? 0) + 1;
+    byKey.set(k, { source_key: c.key, fp: c.fp, source_ref: refText(c.ref), reason: c.reason, candidate_ids: c.candidates, record: c.record, times });
+  }
+  await trx.raw(
+    `with x as (select * from json_to_recordset(?::json) as x(source_key text, fp text, source_ref text, reason text, candidate_ids uuid[], record jsonb, times int)),
+     up as (
+       insert into conflicts (run_id, last_run_id, source, source_key, fp, source_ref, reason, candidate_ids, record, times_seen)
+       select ?, ?, ?, x.source_key, x.fp, x.source_ref, x.reason, x.candidate_ids, x.record, x.times from x
+       on conflict (source, source_key, reason) where state <> 'resolved' do update
+          set times_seen = conflicts.times_seen + excluded.times_seen, last_run_id = excluded.last_run_id, last_seen_at = now(),
+              fp = excluded.fp, source_ref = excluded.source_ref, candidate_ids = excluded.candidate_ids, record = excluded.record,
+              -- ignored stays ignored while the source sends the same record; a changed one is open again
+              state = case when conflicts.state = 'ignored' and conflicts.fp is not distinct from excluded.fp then 'ignored' else 'open' end,
+              resolved_at = case when conflicts.state = 'ignored' and conflicts.fp is not distinct from excluded.fp then conflicts.resolved_at end
+       returning id, source_key, reason)
+     insert into conflict_sightings (conflict_id, run_id, times)
+     select up.id, ?, x.times from up join x on x.source_key = up.source_key and x.reason = up.reason
+     on conflict (conflict_id, run_id) do update set times = conflict_sightings.times + excluded.times`,
+    [json([...byKey.values()]), runId, runId, source, runId],
+  );
 }

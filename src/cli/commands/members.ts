@@ -6,6 +6,7 @@ import { trustResolver } from '../../pipeline/ingest.js';
 import { splitMember } from '../../pipeline/split.js';
 import { MEMBER_FIELDS, type Member } from '../../types.js';
 import { print, printJson, table, withStore } from '../context.js';
+import { mergedNote, registerMerge } from './merge.js';
 
 const RULE_TEXT: Record<string, string> = {
   new: 'created from this record (rule 5: no match)',
@@ -28,6 +29,7 @@ async function write(text: string): Promise<void> {
 export function registerMembers(program: Command): void {
   const members = program.command('members').description('look at the canonical member list, and split a member');
   registerSplit(members);
+  registerMerge(members);
 
   members
     .command('export')
@@ -60,6 +62,13 @@ export function registerMembers(program: Command): void {
       const code = await withStore(async ({ db, config }) => {
         const found = await findMembers(db.knex, key);
         if (found.length === 0) {
+          // an id absorbed by members merge answers with the member it went to
+          const merged = await mergedNote(db.knex, key);
+          if (merged) {
+            if (flags.json) printJson(merged.json);
+            else print(merged.text);
+            return 0;
+          }
           process.stderr.write(`member-sync: no member has the key '${key}'\n`);
           return 1;
         }

@@ -11,6 +11,7 @@ import * as m005 from './005-seen-rows.js';
 import * as m006 from './006-source-records.js';
 import * as m007 from './007-import-options.js';
 import * as m008 from './008-connection-failures-pending.js';
+import * as m009 from './009-conflict-queue.js';
 
 const MIGRATIONS: Record<string, Knex.Migration> = {
   '001-initial': m001,
@@ -21,6 +22,7 @@ const MIGRATIONS: Record<string, Knex.Migration> = {
   '006-source-records': m006,
   '007-import-options': m007,
   '008-connection-failures-pending': m008,
+  '009-conflict-queue': m009,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {
