@@ -6,7 +6,12 @@
  * spoken to a plain HTTP port. Each failure of the connection itself is a ConnectionError
  * that is never retried.
  */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
+import os from 'node:os';
+import path from 'node:path';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import zlib from 'node:zlib';
@@ -20,7 +25,7 @@ afterEach(async () => {
   while (cleanups.length) await cleanups.pop()!();
 });
 
-async function listen(server: http.Server): Promise<string> {
+async function listen(server: http.Server | https.Server): Promise<string> {
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   cleanups.push(
     () =>
@@ -161,6 +166,22 @@ describe('http client against hostile servers', () => {
     const err = await failure(client(srv.url.replace('http:', 'https:')).request({ path: 'x' }));
     expectConnectionError(err, 'tls');
     expect(srv.hits).toEqual([]);
+  });
+
+  it('a self-signed certificate is a TLS ConnectionError, not retried', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'ms-tls-'));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem'), '-days', '1', '-subj', '/CN=127.0.0.1'], { stdio: 'ignore' });
+    let hits = 0;
+    const server = https.createServer({ key: readFileSync(path.join(dir, 'key.pem')), cert: readFileSync(path.join(dir, 'cert.pem')) }, (_req, res) => {
+      hits++;
+      res.end('{}');
+    });
+    const url = (await listen(server)).replace('http:', 'https:');
+    const err = await failure(client(url).request({ path: 'x' }));
+    expectConnectionError(err, 'tls');
+    expect(err.message).toMatch(/SELF_SIGNED|self-signed/i);
+    expect(hits).toBe(0);
   });
 
   it('honours HTTP_PROXY (CONNECT, credentials redacted from what is shown) and NO_PROXY', async () => {
