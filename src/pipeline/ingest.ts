@@ -137,7 +137,8 @@ async function decideIn(db: Knex | Knex.Transaction, prepared: Prepared[], opts:
   });
   const records = items.flatMap((i) => (i.ok && i.record ? [{ record: i.record, key: i.key }] : []));
   // a key read another way once normalized (none is known to be) is looked up too
-  const unread = [...decided].filter((k) => !quick.includes(k));
+  const asked = new Set(quick);
+  const unread = [...decided].filter((k) => !asked.has(k));
   for (const [k, v] of await sourceHashes(db, opts.source, unread)) held.set(k, v);
   const sourceMembers = [...new Set([...decided].flatMap((k) => (held.has(k) ? [held.get(k)!.memberId] : [])))];
   const set = await loadWorkingSet(db, keysOf(records, opts.source, opts.connection, sourceMembers), after);
