@@ -23,6 +23,17 @@ function better(a: SourceRecord, b: SourceRecord | undefined, field: string, tru
   return a.source === b.source ? a.key < b.key : a.source < b.source;
 }
 
+function onlySource(r: SourceRecord): Record<string, unknown> {
+  const values: Record<string, unknown> = {};
+  for (const [f, v] of Object.entries(r.values)) {
+    if (f === 'other') {
+      const o = Object.entries(v as Record<string, string>).filter(([, x]) => x !== undefined && x !== '');
+      if (o.length > 0) values.other = Object.fromEntries(o.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+    } else if (present(v)) values[f] = v;
+  }
+  return values;
+}
+
 const present = (v: unknown): boolean => v !== undefined && v !== null && v !== '' && !(Array.isArray(v) && v.length === 0);
 
 /** The member's values and, for each, the source record that gives it. */
@@ -62,7 +73,8 @@ export function survive(records: readonly SourceRecord[], trustOf: TrustOf): { v
 
 /** The member computed from its source records (id and creating run kept). */
 export function computeMember(base: Pick<Member, 'id' | 'created_run_id'>, records: readonly SourceRecord[], trustOf: TrustOf): Member {
-  const { values } = survive(records, trustOf);
+  // most members have one source: its values are the member's
+  const values = records.length === 1 ? onlySource(records[0]) : survive(records, trustOf).values;
   const m = { ...values, id: base.id, created_run_id: base.created_run_id, provenance: {} } as Member;
   if (m.weight === undefined) m.weight = 1;
   return m;
