@@ -13,6 +13,7 @@ import { registerMigrate } from './commands/migrate.js';
 import { registerPull } from './commands/pull.js';
 import { registerPush } from './commands/push.js';
 import { registerConflicts } from './commands/conflicts.js';
+import { registerReview } from './commands/review.js';
 import { registerRun } from './commands/run.js';
 import { registerRevert } from './commands/revert.js';
 import { registerRuns } from './commands/runs.js';
@@ -38,6 +39,7 @@ export function buildProgram(): Command {
   registerMembers(program);
   registerIdentity(program);
   registerConflicts(program);
+  registerReview(program);
   registerRuns(program);
   registerSandbox(program);
   registerWorker(program);

@@ -5,6 +5,8 @@
  *   No token: load balancers and orchestrators call it.
  * - `GET /metrics` — Prometheus text.
  * - `POST /jobs/<name>` — queue a one-off run of a job definition; 202 with the job id.
+ * - `/review` — the review page (src/server/review), when the worker mounts it; its own
+ *   sign-in (the same token) and session cookie.
  *
  * All but /healthz need `Authorization: Bearer $MEMBER_SYNC_ADMIN_TOKEN` (401 otherwise);
  * without a token configured they answer 404, as if they did not exist. There is no
@@ -16,6 +18,8 @@ import type { Registry } from 'prom-client';
 import { ConfigError, describeError } from '../errors.js';
 import { redact, type Logger } from '../log.js';
 import { bearerMatches } from './bearer.js';
+import type { ReviewHandler } from './review/routes.js';
+import { serveReview } from './review/serve.js';
 
 export interface AdminServerOptions {
   host: string;
@@ -28,6 +32,8 @@ export interface AdminServerOptions {
   backend: string;
   health(): Promise<Record<string, string>>;
   enqueue(name: string): Promise<{ id?: string }>;
+  /** the review page at /review (needs `token`) */
+  review?: ReviewHandler;
 }
 
 export interface AdminServer {
@@ -83,6 +89,8 @@ async function route(req: http.IncomingMessage, res: http.ServerResponse, opts: 
 
 export async function startAdminServer(opts: AdminServerOptions): Promise<AdminServer> {
   const server = http.createServer((req, res) => {
+    const p = (req.url ?? '/').split('?')[0];
+    if (opts.review && opts.token && (p === '/review' || p.startsWith('/review/'))) return serveReview(opts.review, req, res, opts.log);
     // the body is never needed: drain it so keep-alive works
     req.resume();
     route(req, res, opts).catch((err) => {

@@ -103,6 +103,7 @@ Examples:
               backend: stack.backend.kind,
               health: service.health,
               enqueue: (name) => service.enqueue(name, 'admin'),
+              review: token ? (await import('../../server/review/routes.js')).createReviewHandler({ db: db.knex, config, log, token }) : undefined,
             });
           }
           const signal = await stop;
