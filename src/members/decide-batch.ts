@@ -9,7 +9,7 @@
 import type { ConflictReason, MatchRule, Member, NormalizedRecord, RecordRef, RunCounts } from '../types.js';
 import { decideMatch } from './match.js';
 import { diffMembers, keyClash, type FieldChange } from './merge.js';
-import { applyToSource, srKey, type SourceRecord, type Stamps } from './source-record.js';
+import { applyToSource, holdsInput, srKey, withInput, type SourceRecord, type Stamps } from './source-record.js';
 import { computeMember, type TrustOf } from './survivorship.js';
 import type { WorkingSet } from './working-set.js';
 
@@ -165,7 +165,7 @@ function decideOne(record: NormalizedRecord, key: string, fp: string, set: Worki
   const gainsLink = Boolean(externalId && ctx.connection && !set.byLink(ctx.connection, externalId));
   if (existing && existing.memberId === member.id && !applied.changed) {
     // the same values as the source sent before: nothing changes but what it last sent
-    if (existing.hash !== fp) writeSource(out, set, { ...existing, hash: fp, lastRunId: ctx.runId }, existing);
+    if (!holdsInput(existing.hash, fp)) writeSource(out, set, { ...existing, hash: withInput(existing.hash, fp), lastRunId: ctx.runId }, existing);
     else if (existing.id !== undefined) out.seen.push(existing.id);
     if (gainsLink) addLink(out, set, ctx, externalId!, member.id, decision.rule);
     out.counts[gainsLink ? 'updated' : 'unchanged']++;

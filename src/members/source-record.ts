@@ -22,7 +22,10 @@ export interface SourceRecord {
    * kept once)
    */
   stamps: Record<string, number>;
-  /** fingerprint of the input the source last sent (an unchanged record is skipped by it) */
+  /**
+   * fingerprints of the last inputs (up to 4) that left the values as they are: one of them
+   * sent again changes nothing, and is skipped (see holdsInput)
+   */
   hash: string;
   firstRunId: number;
   lastRunId: number;
@@ -43,6 +46,23 @@ export function sourceKeyOf(values: Pick<MemberValues, 'cons_id' | 'member_id' |
 }
 
 export const srKey = (source: string, key: string): string => `${source}\u0000${key}`;
+
+/** Length of an input fingerprint (hex), and how many a source record keeps. */
+const FP = 32;
+const KEEP = 4;
+
+/**
+ * Whether a source record's `hash` holds this input's fingerprint. It holds the last few
+ * inputs that left it as it is (a person restated in one file with other spellings of the
+ * same values gives several), each applied again changing nothing.
+ */
+export function holdsInput(hash: string, fp: string): boolean {
+  for (let i = 0; i + FP <= hash.length; i += FP) if (hash.startsWith(fp, i)) return true;
+  return false;
+}
+
+/** The `hash` of a source record that an input left unchanged: that input's fingerprint first. */
+export const withInput = (hash: string, fp: string): string => (fp + hash).slice(0, FP * KEEP);
 
 /** When a source record's value of `field` last changed at its source (0: unknown, before source records). */
 export const stampOf = (sr: Pick<SourceRecord, 'stamps'>, field: string): number => sr.stamps[field] ?? sr.stamps['*'] ?? 0;

@@ -12,7 +12,7 @@ import { isRetryable } from '../errors.js';
 import type { Logger } from '../log.js';
 import { decideBatch, type BatchItem, type BatchOutcome } from '../members/decide-batch.js';
 import { normalizeEmail, normalizeRecord } from '../members/normalize.js';
-import { sourceKeyOf, Stamps } from '../members/source-record.js';
+import { holdsInput, sourceKeyOf, Stamps } from '../members/source-record.js';
 import { uuidv7 } from '../members/uuid7.js';
 import { WorkingSet } from '../members/working-set.js';
 import { keysOf, loadWorkingSet, takeIngestLock, writeOutcome } from '../store/members-repo.js';
@@ -130,7 +130,7 @@ async function decideIn(db: Knex | Knex.Transaction, prepared: Prepared[], opts:
     if (p.ok !== 'lazy') return p;
     const h = !opts.config.import.seenRows || p.key === undefined || decided.has(p.key) ? undefined : held.get(p.key);
     // (one the batch before created has no id yet: decided, it comes out unchanged all the same)
-    if (h && h.hash === p.fp && h.id !== undefined) return { ok: true, seen: h.id };
+    if (h && h.id !== undefined && holdsInput(h.hash, p.fp)) return { ok: true, seen: h.id };
     const item = normalizeItem(p, opts);
     if (item.ok && item.record) decided.add(item.key);
     return item;
