@@ -24,6 +24,8 @@ export interface PullPage {
   records: InputRecord[];
   /** JSON-serializable checkpoint; handing it back to pull resumes after this page */
   cursor: unknown;
+  /** the listing is known to leave people out (a capped answer): the pull then marks nobody removed */
+  partial?: boolean;
 }
 
 export interface PullOptions {
@@ -49,6 +51,22 @@ export type PushResult =
   | { success: true; action: 'created' | 'updated'; remoteId?: string; requests: number }
   | { success: true; action: 'skipped'; reason: string; requests: number }
   | { success: false; error: Error; requests: number };
+
+/** A member to delete at a connection (`push.deletes`): the remote id it holds, the member as we know it. */
+export interface DeleteItem {
+  memberId: string;
+  remoteId?: string;
+  member: Member;
+  /** the payload last pushed or read (WeVote finds a voter by its e-mail or phone only) */
+  payload?: Record<string, unknown> | null;
+}
+
+/**
+ * The outcome of deleting one member. `gone`: the remote record no longer exists (its id
+ * is forgotten); false when the system keeps the person and only lets go of them (Convio:
+ * removed from the connection's groups).
+ */
+export type DeleteResult = { success: true; gone: boolean; requests: number } | { success: false; error: Error; requests: number };
 
 /** One item after a connector's bulk step: done there, or still to send through `push`. */
 export type PreparedItem = { done: PushResult } | { send: PushItem };
@@ -129,4 +147,10 @@ export interface Connector<Options = Record<string, unknown>> {
    * requests it made that no single item's result counts (the list read, the group).
    */
   prepareBatch?(ctx: ConnectorContext, items: PushItem[]): Promise<PreparedBatch>;
+  /**
+   * Delete these members there by the system's own call (`push.deletes`), one result per
+   * item in order; a member the system no longer has counts as deleted. A connection's own
+   * failure (ConnectionError) is thrown, as in push.
+   */
+  deleteMembers?(ctx: ConnectorContext, items: DeleteItem[]): Promise<DeleteResult[]>;
 }

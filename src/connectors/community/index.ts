@@ -15,7 +15,8 @@
  */
 import { ConfigError, UpstreamError } from '../../errors.js';
 import type { InputRecord } from '../../types.js';
-import type { Connector, ConnectorContext, PullOptions, PullPage, PushItem, PushResult } from '../types.js';
+import type { Connector, ConnectorContext, DeleteItem, DeleteResult, PullOptions, PullPage, PushItem, PushResult } from '../types.js';
+import { eachDelete } from '../delete-results.js';
 import { optionsReader } from '../once-per.js';
 import { COMMUNITY_CREDENTIAL_KEYS, checkCommunity, communityClient, getCommunityInformation, getModifiedUsers, getUserById, modifyUser } from './client.js';
 import { fromCommunityUser, toCommunityUser } from './mapping.js';
@@ -113,6 +114,30 @@ async function push(ctx: ConnectorContext, item: PushItem): Promise<PushResult> 
   }
 }
 
+/**
+ * `POST user/delete-user-from-community` with `{user_short_name, community_short_name}`
+ * (GNOSS's BorrarUsuarioDeComunidad: the user leaves the community, the account stays).
+ * The call takes the short name, so the user is read by id first; a user no longer in the
+ * community is deleted already.
+ */
+async function deleteMembers(ctx: ConnectorContext, items: DeleteItem[]): Promise<DeleteResult[]> {
+  const o = optionsOf(ctx);
+  const client = communityClient(ctx);
+  return eachDelete(items, async (item, counter) => {
+    if (!item.remoteId) throw new Error('no community user_id known for this member: nothing to delete by');
+    let user;
+    try {
+      user = await getUserById(client, item.remoteId, o.communityShortName, { counter, signal: ctx.signal });
+    } catch (err) {
+      if (isGone(err)) return true;
+      throw err;
+    }
+    if (!user.user_short_name) throw new Error(`get-by-id gave no user_short_name for ${item.remoteId}`);
+    await client.request({ method: 'POST', path: 'user/delete-user-from-community', json: { user_short_name: user.user_short_name, community_short_name: o.communityShortName }, counter, signal: ctx.signal });
+    return true;
+  });
+}
+
 export const communityConnector: Connector<CommunityOptions> = {
   kind: 'community',
   optionsSchema: communityOptionsSchema,
@@ -124,4 +149,5 @@ export const communityConnector: Connector<CommunityOptions> = {
   // modify-user needs the user_id: a member with no link is skipped up front, visible in plans
   toRemote: (member, options, remote) => (remote?.remoteId ? (toCommunityUser(member, options) as Record<string, unknown>) : { skip: COMMUNITY_NO_USER }),
   push,
+  deleteMembers,
 };

@@ -206,9 +206,31 @@ export async function startCommunitySimulator(
       }
       case 'POST /user/modify-user':
         return modifyUser(req, res);
+      case 'POST /user/delete-user-from-community':
+        return deleteFromCommunity(req, res);
       default:
         return fail(res, 404, 'Not Found');
     }
+  }
+
+  /**
+   * `BorrarUsuarioDeComunidad`: body `{user_short_name, community_short_name}`; the user's
+   * identity in the community gets a leaving date (no longer a member); void, 200 with an
+   * empty body, also when no such user is in the community.
+   */
+  function deleteFromCommunity(req: SimRequest, res: ServerResponse): void {
+    if (!state.oauthUserIsAdmin) return fail(res, 401, MSG.noPermission);
+    const body = (req.json && typeof req.json === 'object' ? req.json : {}) as { user_short_name?: string; community_short_name?: string };
+    if (body.community_short_name === community.shortName && body.user_short_name) {
+      for (const u of state.users.values()) {
+        if (u.user.user_short_name === body.user_short_name && u.member) {
+          u.member = false;
+          u.modifiedAt = clock();
+        }
+      }
+    }
+    res.writeHead(200, { 'content-length': 0 });
+    res.end();
   }
 
   function modifyUser(req: SimRequest, res: ServerResponse): void {

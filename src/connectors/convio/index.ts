@@ -29,7 +29,8 @@
 import { z } from 'zod';
 import { ConnectionError, UpstreamError } from '../../errors.js';
 import type { Member } from '../../types.js';
-import type { CheckNeeds, Connector, ConnectorContext, PullOptions, PullPage, PushItem, PushResult } from '../types.js';
+import type { CheckNeeds, Connector, ConnectorContext, DeleteItem, DeleteResult, PullOptions, PullPage, PushItem, PushResult } from '../types.js';
+import { eachDelete } from '../delete-results.js';
 import { convioApi, type ConvioApi } from './client.js';
 import { groupMemberToInput, memberToConvio } from './mapping.js';
 import type { ConvioForm } from './types.js';
@@ -79,7 +80,8 @@ async function* pull(ctx: ConnectorContext, opts: PullOptions): AsyncGenerator<P
     for (let offset = g === startGroup ? startOffset : 0; ; ) {
       const members = await api.getGroupMembers(groupId, { maxNumber: pageSize, offset: options.pagingExtension ? offset : undefined });
       const more = options.pagingExtension && members.length >= pageSize;
-      if (!options.pagingExtension && members.length >= pageSize) {
+      const capped = !options.pagingExtension && members.length >= pageSize;
+      if (capped) {
         ctx.log.warn({ connection: ctx.name, groupId, returned: members.length }, 'convio group reached the getGroupMembers cap; people past it are not pulled');
       }
       const records = [];
@@ -95,7 +97,7 @@ async function* pull(ctx: ConnectorContext, opts: PullOptions): AsyncGenerator<P
       offset += members.length;
       const last = !more && g === options.groupIds.length - 1;
       const cursor = last ? { complete: true } : more ? { groupId, offset } : { groupId: options.groupIds[g + 1], offset: 0 };
-      yield { records, cursor };
+      yield { records, cursor, ...(capped ? { partial: true } : {}) };
       if (!more) break;
     }
   }
@@ -175,6 +177,23 @@ async function check(ctx: ConnectorContext, needs: CheckNeeds = { pull: true, pu
   return done.join(', ');
 }
 
+/**
+ * Convio's API deletes no constituent: a member removed here leaves the connection's
+ * groups (`update` with `remove_group_ids` = options.groupIds), so the next pull no longer
+ * lists them; the constituent stays in Convio (gone: false).
+ */
+async function deleteMembers(ctx: ConnectorContext, items: DeleteItem[]): Promise<DeleteResult[]> {
+  const options = optionsOf(ctx);
+  const api = apiOf(ctx);
+  return eachDelete(items, async (item, counter) => {
+    if (options.groupIds.length === 0) throw new Error("no options.groupIds: Convio's API deletes no constituent, and there is no group to remove them from");
+    const consId = item.remoteId ?? item.member.cons_id ?? undefined;
+    if (!consId) throw new Error('no cons_id known for this member: nothing to remove from the groups by');
+    await api.update({ cons_id: consId }, { remove_group_ids: options.groupIds.join(',') }, { counter, signal: ctx.signal });
+    return false;
+  });
+}
+
 export const convioConnector: Connector<ConvioOptions> = {
   kind: 'convio',
   optionsSchema: convioOptionsSchema,
@@ -183,6 +202,7 @@ export const convioConnector: Connector<ConvioOptions> = {
   pull,
   toRemote,
   push,
+  deleteMembers,
 };
 
 export { convioApi, decodeConvioError, convioErrorKind } from './client.js';

@@ -29,7 +29,8 @@ import { z } from 'zod';
 import { ConnectionError, UpstreamError } from '../../errors.js';
 import { retryUnlessApplied } from '../../http/index.js';
 import type { Member } from '../../types.js';
-import type { CheckNeeds, Connector, ConnectorContext, PullOptions, PullPage, PushItem, PushResult } from '../types.js';
+import type { CheckNeeds, Connector, ConnectorContext, DeleteItem, DeleteResult, PullOptions, PullPage, PushItem, PushResult } from '../types.js';
+import { eachDelete } from '../delete-results.js';
 import { ikanowApi, randomPasswordHash, type IkanowApi } from './client.js';
 import { memberToSetupUser, personToInput } from './mapping.js';
 import type { IkanowPerson, IkanowSetupUser } from './types.js';
@@ -139,6 +140,17 @@ async function check(ctx: ConnectorContext, needs: CheckNeeds = { pull: true, pu
   return `social/person/get: ${type || 'unknown'} account`;
 }
 
+/** `GET social/person/delete/{id}` (an ObjectId, WPUserID or e-mail); "Can't find user to delete" is deleted already. */
+async function deleteMembers(ctx: ConnectorContext, items: DeleteItem[]): Promise<DeleteResult[]> {
+  const api = apiOf(ctx);
+  return eachDelete(items, async (item, counter) => {
+    const id = item.remoteId ?? item.member.email;
+    if (!id) throw new Error('no IKANOW id or e-mail known for this member: nothing to delete by');
+    await api.call('GET', `social/person/delete/${encodeURIComponent(id)}`, { counter, signal: ctx.signal });
+    return true;
+  });
+}
+
 export const ikanowConnector: Connector<IkanowOptions> = {
   kind: 'ikanow',
   optionsSchema: ikanowOptionsSchema,
@@ -147,6 +159,7 @@ export const ikanowConnector: Connector<IkanowOptions> = {
   pull,
   toRemote,
   push,
+  deleteMembers,
 };
 
 export { decodeIkanowError, hashPassword, ikanowApi, ikanowMessageKind } from './client.js';

@@ -116,6 +116,8 @@ export async function startIkanowSimulator(opts: IkanowSimulatorOptions = {}): P
       'social/person/register': ['POST', 'WP Register User'],
       'people/register': ['POST', 'WP Register User'],
       'social/person/update': ['POST', 'WP Update User'],
+      // PersonHandler answers a delete with the update's action on failure, "WP Delete User" on success
+      'social/person/delete': ['GET', 'WP Delete User'],
     };
     const key = parts[0] === 'social' ? route : parts.slice(0, 2).join('/');
     const known = routes[key];
@@ -140,6 +142,14 @@ export async function startIkanowSimulator(opts: IkanowSimulatorOptions = {}): P
       if (person !== who && !isAdmin) return envelope(res, action, false, M.notLoggedIn);
       // the quirk: an unknown id is a success without data
       return envelope(res, action, true, 'Person info returned successfully', person ? personView(person) : undefined);
+    }
+    if (op === 'delete') {
+      if (!isAdmin) return envelope(res, 'WP Update User', false, M.notLoggedIn);
+      const person = findPerson(state, parts[3] ?? '');
+      if (!person) return envelope(res, 'WP Update User', false, "Can't find user to delete via id, WPUserId, or (primary) email");
+      state.people.delete(person._id);
+      for (const [cookie, id] of state.sessions) if (id === person._id) state.sessions.delete(cookie);
+      return envelope(res, action, true, 'User Deleted Successfully');
     }
     const setup = (req.json ?? {}) as IkanowSetup;
     if (op === 'register') {

@@ -9,7 +9,8 @@
  * the organization's all-members group is found, or created.
  */
 import { notTheFormat, paginatePages, type NumberedPage } from '../../http/index.js';
-import type { Connector, ConnectorContext, PullOptions, PullPage } from '../types.js';
+import { ConnectionError } from '../../errors.js';
+import type { Connector, ConnectorContext, DeleteItem, DeleteResult, PullOptions, PullPage } from '../types.js';
 import { VOCDONI_CREDENTIAL_KEYS, isPageNotFound } from './client.js';
 import { fromOrgMember, toOrgMember } from './mapping.js';
 import { prepareBatch, push, setup } from './push.js';
@@ -58,6 +59,27 @@ export async function removeVocdoniMembers(ctx: ConnectorContext, ids: string[])
   return (await api.deleteMembers(ids, { signal: ctx.signal })).count;
 }
 
+/** `DELETE members {ids}`: one request for the batch; ids the backend does not know are ignored (deleted already). */
+async function deleteMembers(ctx: ConnectorContext, items: DeleteItem[]): Promise<DeleteResult[]> {
+  const ids = items.flatMap((i) => (i.remoteId ? [i.remoteId] : []));
+  let failed: Error | undefined;
+  if (ids.length > 0) {
+    try {
+      await removeVocdoniMembers(ctx, ids);
+    } catch (err) {
+      if (err instanceof ConnectionError) throw err;
+      failed = err instanceof Error ? err : new Error(String(err));
+    }
+  }
+  let first = true;
+  return items.map((i): DeleteResult => {
+    if (!i.remoteId) return { success: false, error: new Error('no Vocdoni id known for this member: nothing to delete by'), requests: 0 };
+    const requests = first ? 1 : 0;
+    first = false;
+    return failed ? { success: false, error: failed, requests } : { success: true, gone: true, requests };
+  });
+}
+
 export const vocdoniConnector: Connector<VocdoniOptions> = {
   kind: 'vocdoni',
   optionsSchema: vocdoniOptionsSchema,
@@ -75,4 +97,5 @@ export const vocdoniConnector: Connector<VocdoniOptions> = {
   toRemote: (member) => toOrgMember(member) as Record<string, unknown>,
   push,
   prepareBatch,
+  deleteMembers,
 };

@@ -10,7 +10,8 @@
  * answer does not; see simulator.ts), else the one the link already had.
  */
 import { ConfigError, UpstreamError } from '../../errors.js';
-import type { Connector, ConnectorContext, PushItem, PushResult } from '../types.js';
+import type { Connector, ConnectorContext, DeleteItem, DeleteResult, PushItem, PushResult } from '../types.js';
+import { eachDelete } from '../delete-results.js';
 import { optionsReader } from '../once-per.js';
 import { VOTER_UPDATE_API_PATH, WEVOTE_CREDENTIAL_KEYS, voterUpdate, wevoteClient, wevoteCredentials } from './client.js';
 import { toWeVoteForm } from './mapping.js';
@@ -74,6 +75,27 @@ async function check(ctx: ConnectorContext): Promise<string> {
   return 'voterUpdate: device id and management key accepted';
 }
 
+/**
+ * `voterUpdate` with `delete_voter_account=true`, the voter found as a push finds it (the
+ * management key with the e-mail, else the phone, last pushed or known): deleted for good.
+ * A voter not found is deleted already.
+ */
+async function deleteMembers(ctx: ConnectorContext, items: DeleteItem[]): Promise<DeleteResult[]> {
+  const creds = wevoteCredentials(ctx);
+  const client = wevoteClient(ctx);
+  return eachDelete(items, async (item, counter) => {
+    const email = (item.payload?.email_address as string | undefined) ?? item.member.email ?? undefined;
+    const phone = (item.payload?.phone_number as string | undefined) ?? undefined;
+    if (!email && !phone) throw new Error('no e-mail or phone known for this voter: WeVote finds voters by nothing else');
+    const form: WeVoteForm = { delete_voter_account: 'true' };
+    if (email) form.email_address = email;
+    if (phone) form.phone_number = phone;
+    const res = await voterUpdate(client, creds, form, { counter, signal: ctx.signal });
+    if (res && (res as { voter_deleted?: boolean }).voter_deleted !== true) throw new UpstreamError({ connection: ctx.name, kind: 'other', message: `voterUpdate did not delete the voter: ${res.status ?? ''}`.trim() });
+    return true;
+  });
+}
+
 export const wevoteConnector: Connector<WeVoteOptions> = {
   kind: 'wevote',
   optionsSchema: wevoteOptionsSchema,
@@ -81,4 +103,5 @@ export const wevoteConnector: Connector<WeVoteOptions> = {
   check,
   toRemote: (member, options) => toWeVoteForm(member, options),
   push,
+  deleteMembers,
 };

@@ -161,7 +161,7 @@ export async function startWeVoteSimulator(opts: WeVoteSimulatorOptions = {}): P
         voter = [...state.voters.values()].find((v) => v.phone === phone);
         if (voter) status += 'VOTER_FOUND_FROM_PHONE_NUMBER ';
       }
-      if (!voter && positive(input.create_account)) {
+      if (!voter && positive(input.create_account) && !positive(input.delete_voter_account)) {
         voter = newVoter(email ?? null, {}, phone);
         state.voters.set(voter.we_vote_id, voter);
         created = true;
@@ -174,6 +174,12 @@ export async function startWeVoteSimulator(opts: WeVoteSimulatorOptions = {}): P
       if (!voter) return { status: 'VOTER_NOT_FOUND_FROM_DEVICE_ID-VOTER_UPDATE ', success: false, ...base };
     }
 
+    // delete_voter_account=true deletes the voter permanently (API-NOTES.md section 4)
+    if (positive(input.delete_voter_account)) {
+      state.voters.delete(voter.we_vote_id);
+      for (const [device, id] of state.devices) if (id === voter.we_vote_id) state.devices.delete(device);
+      return { status: `${status}VOTER_DELETED `, success: true, ...base, voter_deleted: true };
+    }
     // strings: GET counts a present value unless it is "false"; POST needs <field>_changed
     const strings: Partial<Record<WeVoteStringField, string | false>> = {};
     for (const field of WEVOTE_STRING_FIELDS) {
