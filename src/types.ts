@@ -113,6 +113,8 @@ export interface RecordRef {
   index?: number;
   /** when the record last changed at its source, if the source says (ISO 8601) */
   changedAt?: string;
+  /** a file's `status` column: `removed` removes the member (DESIGN.md "Lifecycle") */
+  status?: 'active' | 'removed';
 }
 
 /** A source record mapped to canonical names; values still raw strings. */
@@ -142,7 +144,7 @@ export type ConflictReason =
 /** Which identity rule matched a record to a member. */
 export type MatchRule = 'link' | 'cons_id' | 'member_id' | 'email' | 'new';
 
-export type RunKind = 'import' | 'pull' | 'push' | 'migrate' | 'revert' | 'split' | 'resolve' | 'merge';
+export type RunKind = 'import' | 'pull' | 'push' | 'migrate' | 'revert' | 'split' | 'resolve' | 'merge' | 'remove' | 'erase' | 'purge';
 /** `interrupted`: stopped on request after a committed batch; running it again continues. */
 export type RunStatus = 'running' | 'succeeded' | 'failed' | 'interrupted';
 

@@ -12,6 +12,22 @@ export const rateLimitSchema = z
   })
   .strict();
 
+/** What a push may do at a connection besides creating and updating people. */
+export const pushSchema = z
+  .object({
+    /** delete there the members removed or erased here, by the system's own call @defaultValue false */
+    deletes: z.boolean().default(false),
+    /** most deletes one push makes without --allow-mass-delete @defaultValue 5% of the connection's members, at least 10 */
+    maxDeletes: z.number().int().min(0).optional(),
+  })
+  .strict();
+
+export const removeWhenSchema = z.union([
+  z.literal('all-sources'),
+  z.literal('never'),
+  z.object({ any: z.array(z.string().min(1)).min(1) }).strict(),
+]);
+
 export const connectionSchema = z
   .object({
     kind: z.enum(CONNECTOR_KINDS),
@@ -25,6 +41,8 @@ export const connectionSchema = z
     /** higher wins: a field set by a higher trust rank is not overwritten by a lower one */
     trust: z.number().int().default(0),
     options: z.record(z.string(), z.unknown()).default({}),
+    /** unset: no deletes */
+    push: pushSchema.optional(),
   })
   .strict();
 
@@ -131,11 +149,40 @@ export const configSchema = z
       })
       .strict()
       .default(HTTP_DEFAULTS),
+    lifecycle: z
+      .object({
+        /** when removal at the sources removes a member: all-sources, never, or { any: [connection...] } @defaultValue all-sources */
+        removeWhen: removeWhenSchema.default('all-sources'),
+      })
+      .strict()
+      .default({ removeWhen: 'all-sources' }),
+    retention: z
+      .object({
+        /** days rejects are kept; unset: forever */
+        rejectsDays: z.number().int().min(1).optional(),
+        /** days resolved (or ignored) conflicts are kept; unset: forever */
+        conflictsDays: z.number().int().min(1).optional(),
+        /** days the change log keeps old and new values (the fact of the change stays); unset: forever */
+        changeValuesDays: z.number().int().min(1).optional(),
+      })
+      .strict()
+      .default({}),
     connections: z
       .record(z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, 'lower-case letters, digits, - and _'), connectionSchema)
       .default({}),
   })
   .strict()
+  .superRefine((c, ctx) => {
+    const rw = c.lifecycle.removeWhen;
+    if (typeof rw === 'object') {
+      rw.any.forEach((name, i) => {
+        if (!c.connections[name]) {
+          const known = Object.keys(c.connections);
+          ctx.addIssue({ code: 'custom', path: ['lifecycle', 'removeWhen', 'any', i], message: `unknown connection '${name}'; configured: ${known.join(', ') || 'none'}` });
+        }
+      });
+    }
+  })
   // each connection carries the cap its HTTP client applies: its own, else http.maxResponseBytes
   .transform((c) => {
     for (const conn of Object.values(c.connections)) conn.maxResponseBytes ??= c.http.maxResponseBytes;

@@ -14,8 +14,8 @@ import { z } from 'zod';
 import { InputError } from '../errors.js';
 import { MEMBER_FIELDS } from '../types.js';
 
-/** A canonical field, `external_id` (the connection's id for the row), or `ignore`. */
-export type MappedField = Exclude<(typeof MEMBER_FIELDS)[number], 'other'> | 'external_id' | 'ignore';
+/** A canonical field, `external_id` (the connection's id for the row), `status` (active or removed), or `ignore`. */
+export type MappedField = Exclude<(typeof MEMBER_FIELDS)[number], 'other'> | 'external_id' | 'status' | 'ignore';
 
 export interface Mapping {
   name: string;
@@ -36,7 +36,7 @@ function build(name: string, columns: Record<string, MappedField>, values: Recor
 }
 
 const BUILTIN: Record<string, () => Mapping> = {
-  canonical: () => build('canonical', { ...Object.fromEntries(CANONICAL_COLUMNS.map((f) => [f, f])), external_id: 'external_id' }),
+  canonical: () => build('canonical', { ...Object.fromEntries(CANONICAL_COLUMNS.map((f) => [f, f])), external_id: 'external_id', status: 'status' }),
   // Luminate Online constituent export headers.
   convio: () =>
     build('convio', {
@@ -128,7 +128,7 @@ export function otherColumns(plan: HeaderPlan): string[] {
   return plan.headers.filter((h, i) => plan.fields[i] === undefined && h !== '');
 }
 
-const fieldNames = [...CANONICAL_COLUMNS, 'external_id', 'ignore'] as unknown as [string, ...string[]];
+const fieldNames = [...CANONICAL_COLUMNS, 'external_id', 'status', 'ignore'] as unknown as [string, ...string[]];
 const fileSchema = z
   .object({
     name: z.string().optional(),

@@ -189,6 +189,10 @@ function toItem(row: string[], line: number, plan: HeaderPlan, mapping: Mapping,
     if (replace !== undefined) value = replace;
     if (field === 'external_id') {
       if (value.trim() !== '') rec.ref.externalId = value.trim();
+    } else if (field === 'status') {
+      const st = value.trim().toLowerCase();
+      if (st === 'removed' || st === 'active') rec.ref.status = st;
+      else if (st !== '') return { rejected: true, ref: { line }, reason: `status: expected active or removed (or empty), got '${value.trim().slice(0, 40)}'`, raw };
     } else if (value !== '' && (rec.values[field] === undefined || rec.values[field] === '')) {
       rec.values[field] = value;
     }

@@ -16,6 +16,7 @@ import { holdsInput, sourceKeyOf, Stamps } from '../members/source-record.js';
 import { uuidv7 } from '../members/uuid7.js';
 import { WorkingSet } from '../members/working-set.js';
 import { keysOf, loadWorkingSet, takeIngestLock, writeOutcome } from '../store/members-repo.js';
+import { applyBatchLifecycle } from '../store/lifecycle-repo.js';
 import { addRunCounts } from '../store/runs-repo.js';
 import { sourceHashes } from '../store/source-repo.js';
 import { emptyCounts, type InputRecord, type RecordRef, type RunCounts } from '../types.js';
@@ -102,6 +103,10 @@ interface Decided {
   rows: number;
   set: WorkingSet;
   out: BatchOutcome;
+  /** source records of the batch's keys that its source listed again (lifecycle: no longer removed there) */
+  listed: number[];
+  /** keys of records a file marks `status: removed` */
+  removedKeys: string[];
 }
 
 // one clock for every ingest of this process, so that stamps only grow
@@ -151,12 +156,25 @@ async function decideIn(db: Knex | Knex.Transaction, prepared: Prepared[], opts:
     newId: () => uuidv7(),
     stamps,
   });
-  return { rows: items.length, set, out };
+  // every record the source listed, applied, unchanged or refused: its source record was seen
+  const listed = [...held.values()].flatMap((h) => (h.id !== undefined ? [h.id] : []));
+  const removedKeys = prepared.flatMap((p) => (p.ok === 'lazy' && p.key && p.input.ref.status === 'removed' ? [p.key] : []));
+  return { rows: items.length, set, out, listed, removedKeys };
 }
 
 /** Write a decided batch, its counts, its ledger row and its checkpoint. Call inside its transaction. */
 async function writeDecided(trx: Knex.Transaction, d: Decided, batch: InputBatch, batchNo: number, opts: IngestOptions): Promise<RunCounts> {
   await writeOutcome(trx, d.out, opts.runId, opts.source);
+  const gained = [...d.out.sources.values()].flatMap((w) => (w.before?.memberId !== w.sr.memberId ? [w.sr.memberId] : []));
+  await applyBatchLifecycle(trx, {
+    source: opts.source,
+    runId: opts.runId,
+    listedIds: d.listed,
+    writtenKeys: [...d.out.sources.values()].map((w) => w.sr.key),
+    gained,
+    removedKeys: d.removedKeys,
+    removeWhen: opts.config.lifecycle.removeWhen,
+  });
   const counts: RunCounts = { rows: d.rows, ...d.out.counts };
   await trx.raw(`insert into ingest_batches (run_id, batch_no, counts) values (?, ?, ?::jsonb)`, [opts.runId, batchNo, JSON.stringify(counts)]);
   await addRunCounts(trx, opts.runId, counts);

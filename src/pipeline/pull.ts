@@ -8,6 +8,8 @@ import { connectorFor } from '../connectors/registry.js';
 import type { ConnectorContext } from '../connectors/types.js';
 import { describeError, InputError } from '../errors.js';
 import type { Logger } from '../log.js';
+import { markGoneAtSource } from '../store/lifecycle-repo.js';
+import { takeIngestLock } from '../store/members-repo.js';
 import { createRun, finishRun } from '../store/runs-repo.js';
 import type { RunCounts } from '../types.js';
 import { ingest, type InputBatch } from './ingest.js';
@@ -80,6 +82,12 @@ export interface PullSummary extends RunCounts {
   connection: string;
   dry_run: boolean;
   pages: number;
+  /** whether this pull read the connection's whole list (so it could tell who left) */
+  complete_list: boolean;
+  /** source records this pull no longer saw, now removed at the connection */
+  removed_at_source: number;
+  /** members that left removed (lifecycle.removeWhen) */
+  members_removed: number;
 }
 
 interface Checkpoint {
@@ -108,12 +116,17 @@ export async function pullConnection(name: string, opts: PullOptions): Promise<P
   const log = ctx.log.child({ run: runId || undefined });
   log.info({ resume: start !== undefined }, 'pull started');
   let pages = 0;
+  let read = 0;
+  // a connector that knows its listing left people out (Convio's group cap) says so: no removals then
+  let partial = false;
   let last: unknown = start;
   let index = 0;
   const pull = connector.pull.bind(connector);
   async function* batches(): AsyncGenerator<InputBatch> {
     for await (const page of pull({ ...ctx, log }, { cursor: start })) {
       pages++;
+      read += page.records.length;
+      if (page.partial) partial = true;
       last = page.cursor;
       for (const r of page.records) r.ref.index ??= ++index;
       yield { items: page.records, checkpoint: { key, cursor: { cursor: page.cursor, complete: false } satisfies Checkpoint } };
@@ -141,10 +154,19 @@ export async function pullConnection(name: string, opts: PullOptions): Promise<P
         .insert({ key, cursor: JSON.stringify({ cursor: last ?? null, complete: true }), run_id: runId })
         .onConflict('key')
         .merge();
-      await finishRun(opts.db, runId, 'succeeded', { details: { pages } });
     }
-    log.info({ ...counts, pages }, 'pull finished');
-    return { run_id: opts.dryRun ? null : runId, connection: name, ...counts, dry_run: Boolean(opts.dryRun), pages };
+    // Lifecycle: a pull that read the whole list this run (from its start, to its end)
+    // knows who is no longer there. A resumed pull, a listing the connector says is partial,
+    // or an empty one (more likely a wrong option than everyone gone) removes nothing.
+    const whole = start === undefined && !partial && read > 0 && !opts.dryRun;
+    const gone = whole ? await opts.db.transaction(async (trx) => {
+      await takeIngestLock(trx);
+      return markGoneAtSource(trx, name, runId, opts.config.lifecycle.removeWhen);
+    }) : { sourceRecords: 0, members: 0 };
+    if (!whole && start === undefined && !opts.dryRun && (partial || read === 0)) log.warn({ partial, read }, 'the listing was not complete: nobody is marked removed at this source');
+    if (!opts.dryRun) await finishRun(opts.db, runId, 'succeeded', { details: { pages, complete_list: whole, removed_at_source: gone.sourceRecords, members_removed: gone.members } });
+    log.info({ ...counts, pages, removedAtSource: gone.sourceRecords, membersRemoved: gone.members }, 'pull finished');
+    return { run_id: opts.dryRun ? null : runId, connection: name, ...counts, dry_run: Boolean(opts.dryRun), pages, complete_list: whole, removed_at_source: gone.sourceRecords, members_removed: gone.members };
   } catch (err) {
     if (!opts.dryRun) await finishRun(opts.db, runId, 'failed', { error: describeError(err) }).catch(() => undefined);
     throw err;

@@ -15,6 +15,7 @@ import { describeError, InputError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { TrustOf } from '../members/survivorship.js';
 import { takeIngestLock } from '../store/members-repo.js';
+import { revertStatuses } from '../store/lifecycle-repo.js';
 import { iterateRevertKeys, loadRevertFacts, type SourceKey } from '../store/revert-repo.js';
 import { addRunCounts, createRun, finishRun, getRun } from '../store/runs-repo.js';
 import { keyClashes, loadMembers, planMoves, writeMoves, type SourceOp } from '../store/source-moves.js';
@@ -45,6 +46,8 @@ export interface RevertSummary {
   fields_skipped: number;
   members_removed: number;
   members_kept: number;
+  /** members whose status (removed, active) the run changed, put back */
+  statuses_restored?: number;
   dry_run: boolean;
 }
 
@@ -137,6 +140,13 @@ export async function revertRun(target: number, opts: RevertOptions): Promise<Re
         else s.members_kept++;
         opts.onItem?.(i);
       }
+    }
+    // status changes (removed, active again) go back as they were, and source records the run saw gone are listed again
+    if (!dry) {
+      s.statuses_restored = await opts.db.transaction(async (trx) => {
+        await takeIngestLock(trx);
+        return revertStatuses(trx, runIds, runId, target);
+      });
     }
     if (!dry) {
       const { run_id: _r, dry_run: _d, ...counts } = s;

@@ -31,11 +31,13 @@ export async function memberHistory(db: Knex, memberId: string, limit = 200) {
   return db('member_changes').where({ member_id: memberId }).orderBy('id').limit(limit);
 }
 
-/** Members in id order, a page at a time (bounded memory for exports). */
-export async function* iterateMembers(db: Knex, pageSize = 5000): AsyncGenerator<Member[]> {
+/** Members in id order, a page at a time (bounded memory for exports); only these statuses when given. */
+export async function* iterateMembers(db: Knex, pageSize = 5000, statuses?: readonly string[]): AsyncGenerator<Member[]> {
   let after = '00000000-0000-0000-0000-000000000000';
   for (;;) {
-    const rows = await db('members').where('id', '>', after).orderBy('id').limit(pageSize);
+    const q = db('members').where('id', '>', after).orderBy('id').limit(pageSize);
+    if (statuses) q.whereIn('status', [...statuses]);
+    const rows = await q;
     if (rows.length === 0) return;
     yield rows.map(rowToMember);
     after = rows[rows.length - 1].id;

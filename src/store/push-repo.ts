@@ -25,23 +25,24 @@ export interface PushRow {
 const PUSH_MEMBER_COLUMNS = ['id', ...MEMBER_FIELDS].map((c) => `m.${c}`).join(', ');
 
 /**
- * Members in id order with their state at `connection`, a page per query (keyset on
+ * Members of these statuses (default: active) in id order with their state at `connection`, a page per query (keyset on
  * members.id; the next page is read while the caller works on this one); bounded memory.
  * Only what a push decides on is read: the member's fields (not its provenance), the
  * push_state row, and — only for a member whose push_state holds no remote id — its
  * newest link (a lookup by the member_links (member_id, connection, created_at) index).
  * `withPayload` also reads the payload last sent, for a plan's field-by-field diff.
  */
-export async function* iteratePushRows(db: Knex, connection: string, pageSize: number, opts: { withPayload?: boolean } = {}): AsyncGenerator<PushRow[]> {
+export async function* iteratePushRows(db: Knex, connection: string, pageSize: number, opts: { withPayload?: boolean; statuses?: readonly string[] } = {}): AsyncGenerator<PushRow[]> {
+  const statuses = [...(opts.statuses ?? ['active'])];
   const sql = `select ${PUSH_MEMBER_COLUMNS}, ps.remote_id as _ps_remote_id, ps.hash as _ps_hash, ps.status as _ps_status,
        ${opts.withPayload ? 'ps.payload' : 'null'} as _ps_payload,
        case when ps.remote_id is null then
          (select l.external_id from member_links l where l.member_id = m.id and l.connection = ? order by l.created_at desc limit 1)
        end as _link_id
      from members m left join push_state ps on ps.connection = ? and ps.member_id = m.id
-     where m.id > ? order by m.id limit ?`;
+     where m.id > ? and m.status = any(?::text[]) order by m.id limit ?`;
   const read = (after: string): Promise<Record<string, unknown>[]> => {
-    const rows = db.raw(sql, [connection, connection, after, pageSize]).then((r: { rows: Record<string, unknown>[] }) => r.rows);
+    const rows = db.raw(sql, [connection, connection, after, statuses, pageSize]).then((r: { rows: Record<string, unknown>[] }) => r.rows);
     // read ahead: a failure surfaces when the page is awaited, not as an unhandled rejection meanwhile
     rows.catch(() => undefined);
     return rows;

@@ -138,7 +138,7 @@ export async function writeMoves(
   }
   if (fresh.length > 0) {
     const now = new Date().toISOString();
-    await trx.raw(`insert into members select * from json_populate_recordset(null::members, ?::json)`, [json(fresh.map((r) => ({ ...r, created_at: now, updated_at: now })))]);
+    await trx.raw(`insert into members select * from json_populate_recordset(null::members, ?::json)`, [json(fresh.map((r) => ({ ...r, status: 'active', created_at: now, updated_at: now })))]);
   }
   if (changed.length > 0) {
     const sets = MEMBER_COLUMNS.filter((c) => c !== 'id' && c !== 'created_run_id')

@@ -6,6 +6,7 @@ import { trustResolver } from '../../pipeline/ingest.js';
 import { splitMember } from '../../pipeline/split.js';
 import { MEMBER_FIELDS, type Member } from '../../types.js';
 import { print, printJson, table, withStore } from '../context.js';
+import { parseStatuses, registerLifecycle } from './lifecycle.js';
 import { mergedNote, registerMerge } from './merge.js';
 
 const RULE_TEXT: Record<string, string> = {
@@ -30,18 +31,21 @@ export function registerMembers(program: Command): void {
   const members = program.command('members').description('look at the canonical member list, and split a member');
   registerSplit(members);
   registerMerge(members);
+  registerLifecycle(members);
 
   members
     .command('export')
     .description('write every member to stdout as CSV or JSON lines (canonical field names)')
     .option('-f, --format <format>', 'csv or jsonl', 'csv')
-    .addHelpText('after', '\nExamples:\n  member-sync members export > members.csv\n  member-sync members export --format jsonl | jq .email')
-    .action(async (flags: { format: string }) => {
+    .option('--status <list>', 'members of these statuses, comma-separated: active, removed, erased, or all', 'active')
+    .addHelpText('after', '\nExamples:\n  member-sync members export > members.csv\n  member-sync members export --format jsonl | jq .email\n  member-sync members export --status removed')
+    .action(async (flags: { format: string; status: string }) => {
       if (flags.format !== 'csv' && flags.format !== 'jsonl') throw new Error(`--format: expected csv or jsonl, got '${flags.format}'`);
+      const statuses = parseStatuses(flags.status);
       await withStore(async ({ db }) => {
         const columns = ['id', ...MEMBER_FIELDS];
         if (flags.format === 'csv') await write(csvLine(columns));
-        for await (const page of iterateMembers(db.knex)) {
+        for await (const page of iterateMembers(db.knex, 5000, statuses)) {
           let chunk = '';
           for (const m of page) {
             const row = exportRow(m);

@@ -12,6 +12,7 @@ import * as m006 from './006-source-records.js';
 import * as m007 from './007-import-options.js';
 import * as m008 from './008-connection-failures-pending.js';
 import * as m009 from './009-conflict-queue.js';
+import * as m010 from './010-lifecycle.js';
 
 const MIGRATIONS: Record<string, Knex.Migration> = {
   '001-initial': m001,
@@ -23,6 +24,7 @@ const MIGRATIONS: Record<string, Knex.Migration> = {
   '007-import-options': m007,
   '008-connection-failures-pending': m008,
   '009-conflict-queue': m009,
+  '010-lifecycle': m010,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {
