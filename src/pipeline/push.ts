@@ -31,6 +31,7 @@ import { addRunCounts, createRun, finishRun } from '../store/runs-repo.js';
 import { connectionContext } from './pull.js';
 import { decidePush, memberLabel, type FieldDiff, type ToRemote } from './push-plan.js';
 import { prepareJobs, type PreparedJobs } from './push-bulk.js';
+import { planDeletes, sendDeletes } from './push-deletes.js';
 import { FailureStreak, recordOf, sendBatch, type SendJob } from './push-send.js';
 
 export interface PushOptions {
@@ -43,6 +44,10 @@ export interface PushOptions {
   retryFailed?: boolean;
   /** send at most this many members */
   limit?: number;
+  /** members of these statuses are sent @defaultValue ['active'] */
+  statuses?: readonly string[];
+  /** delete more than push.maxDeletes (push.deletes) */
+  allowMassDelete?: boolean;
   parentRunId?: number;
   /** graceful stop: no new member is started, the ones in flight finish and are recorded */
   stop?: AbortSignal;
@@ -67,7 +72,7 @@ export interface PushOptions {
 export interface PlanEntry {
   member_id: string;
   member: string;
-  action: 'create' | 'update' | 'skip';
+  action: 'create' | 'update' | 'skip' | 'delete';
   remote_id?: string;
   reason?: string;
   changes?: FieldDiff[];
@@ -96,8 +101,11 @@ export interface PushSummary {
   stopped?: string;
   /** when a Retry-After stopped the push: the wait the remote asked for */
   retry_after_ms?: number;
-  /** why the run failed (stopped early, or members left pending); unset when it succeeded */
+  /** why the run failed (stopped early, members left pending, too many deletes); unset when it succeeded */
   error?: string;
+  /** push.deletes: removed or erased members deleted there (planned, on a dry run), and those that failed */
+  deleted: number;
+  delete_failed: number;
 }
 
 /** The run's failure reason: it stopped early, or left members undelivered. */
@@ -126,7 +134,7 @@ export async function pushConnection(name: string, opts: PushOptions): Promise<P
     throw err;
   }
   const log = ctx.log.child({ run: runId || undefined });
-  const s: PushSummary = { run_id: dry ? null : runId, connection: name, selected: 0, created: 0, updated: 0, unchanged: 0, failed: 0, skipped: 0, requests: 0, dry_run: dry, held_failed: 0, held_skipped: 0, skip_reasons: {}, pending: 0 };
+  const s: PushSummary = { run_id: dry ? null : runId, connection: name, selected: 0, created: 0, updated: 0, unchanged: 0, failed: 0, skipped: 0, requests: 0, dry_run: dry, held_failed: 0, held_skipped: 0, skip_reasons: {}, pending: 0, deleted: 0, delete_failed: 0 };
   const skipReason = (reason: string): void => {
     s.skip_reasons[reason] = (s.skip_reasons[reason] ?? 0) + 1;
   };
@@ -216,9 +224,28 @@ export async function pushConnection(name: string, opts: PushOptions): Promise<P
     let jobs: SendJob[] = [];
     let skips: PushRecord[] = [];
     let seen = 0;
+    // removed and erased members first: deleted there, within the mass-delete guard
+    if (ctx.config.push?.deletes && connector.deleteMembers) {
+      const plan = await planDeletes(opts.db, name, ctx.config, { allowMassDelete: opts.allowMassDelete });
+      for (const r of plan.rows) opts.onPlan?.({ member_id: r.memberId, member: memberLabel(r.member), action: 'delete', ...(r.remoteId ? { remote_id: r.remoteId } : {}), reason: r.status });
+      if (plan.blocked) {
+        s.deleted = dry ? plan.rows.length : 0;
+        s.error = plan.blocked;
+        if (!dry) await finishRun(opts.db, runId, 'failed', { error: s.error, details: { deletes_planned: plan.rows.length, max_deletes: plan.max } });
+        log.warn({ planned: plan.rows.length, max: plan.max }, 'push stopped: too many deletes');
+        return s;
+      }
+      if (dry) s.deleted = plan.rows.length;
+      else if (plan.rows.length > 0) {
+        const d = await sendDeletes(opts.db, ctx, connector, runId, plan.rows);
+        s.deleted = d.deleted;
+        s.delete_failed = d.failed;
+        s.requests += d.requests;
+      }
+    }
     // the field-by-field changes are for a plan; without one, neither read nor computed
     const planning = opts.onPlan !== undefined;
-    pages: for await (const page of iteratePushRows(opts.db, name, opts.pageSize ?? 500, { withPayload: planning })) {
+    pages: for await (const page of iteratePushRows(opts.db, name, opts.pageSize ?? 500, { withPayload: planning, statuses: opts.statuses })) {
       for (const row of page) {
         if (opts.limit !== undefined && s.selected >= opts.limit) break pages;
         if (s.stopped || opts.signal?.aborted || opts.stop?.aborted) break pages;

@@ -4,6 +4,7 @@ import { InputError } from '../../errors.js';
 import { redact } from '../../log.js';
 import { pushConnection, type PlanEntry, type PushSummary } from '../../pipeline/push.js';
 import { print, printJson, withStore } from '../context.js';
+import { parseStatuses } from './lifecycle.js';
 
 interface PushFlags {
   dryRun?: boolean;
@@ -11,12 +12,15 @@ interface PushFlags {
   limit?: number;
   retryFailed?: boolean;
   json?: boolean;
+  status: string;
+  allowMassDelete?: boolean;
 }
 
 export function pushLine(s: PushSummary): string {
   const run = s.run_id ? `run ${s.run_id}` : 'dry run, nothing sent';
   const done = s.dry_run ? `${s.created} to create, ${s.updated} to update, ${s.skipped} to skip` : `${s.created} created, ${s.updated} updated, ${s.failed} failed, ${s.skipped} skipped`;
-  return `${s.connection}: ${s.selected} selected: ${done}; ${s.unchanged} unchanged; ${s.requests} requests (${run})`;
+  const deletes = s.deleted || s.delete_failed ? `; ${s.deleted} ${s.dry_run ? 'to delete' : 'deleted'}${s.delete_failed ? `, ${s.delete_failed} delete(s) failed` : ''}` : '';
+  return `${s.connection}: ${s.selected} selected: ${done}${deletes}; ${s.unchanged} unchanged; ${s.requests} requests (${run})`;
 }
 
 /** One line per reason members were skipped (this push's and those held from before). */
@@ -32,6 +36,7 @@ const show = (v: unknown): string => (v === null || v === undefined ? '∅' : JS
 
 export function planLines(e: PlanEntry): string[] {
   if (e.action === 'skip') return [`skip    ${e.member}: ${e.reason}`];
+  if (e.action === 'delete') return [`delete  ${e.member}${e.remote_id ? ` (remote ${e.remote_id})` : ''}: ${e.reason}`];
   const head = `${e.action.padEnd(7)} ${e.member}${e.remote_id ? ` (remote ${e.remote_id})` : ''}`;
   return [head, ...(e.changes ?? []).map((c) => `    ${c.field}: ${show(c.old)} -> ${show(c.new)}`)];
 }
@@ -76,6 +81,8 @@ export function registerPush(program: Command): void {
       return n;
     })
     .option('--retry-failed', 'also send members whose last push failed permanently and that did not change since')
+    .option('--status <list>', 'send members of these statuses (active, removed, erased, all; comma-separated)', 'active')
+    .option('--allow-mass-delete', 'with push.deletes: delete even more members than push.maxDeletes')
     .option('--json', 'print the summary as JSON')
     .addHelpText(
       'after',
@@ -96,6 +103,11 @@ longer than 60 s, or on Ctrl-C. The next push sends what is left.
 Remote ids learned (Convio cons_id, IKANOW _id, Vocdoni id, ...) become links, so the
 next push updates. A push cut short (Ctrl-C, a crash) and run again creates no
 duplicate: members without a link are found by the system's own lookup first.
+
+With the connection's push.deletes on, removed and erased members it holds are deleted
+there first (Convio: removed from options.groupIds), at most push.maxDeletes (default 5%
+of the people it holds, at least 10) unless --allow-mass-delete: past that, nothing is
+deleted or sent and the push fails with the reason (exit 1). --dry-run lists the deletes.
 
 Members a system cannot take (Convio: no e-mail and no cons_id; Vocdoni: no member_id;
 the community: no link) are skipped up front with the reason, listed in the plan and
@@ -125,11 +137,22 @@ Examples:
               }
             : undefined;
         const s = await withStore(({ config, db, log }) =>
-          pushConnection(name, { db: db.knex, config, log, dryRun: flags.dryRun, retryFailed: flags.retryFailed, limit: flags.limit, stop: ac.signal, onPlan }),
+          pushConnection(name, {
+            db: db.knex,
+            config,
+            log,
+            dryRun: flags.dryRun,
+            retryFailed: flags.retryFailed,
+            limit: flags.limit,
+            stop: ac.signal,
+            onPlan,
+            statuses: parseStatuses(flags.status),
+            allowMassDelete: flags.allowMassDelete,
+          }),
         );
         if (flags.json) {
           const { run_id, connection, selected, created, updated, unchanged, failed, requests, skipped, skip_reasons } = s;
-          printJson({ run_id, connection, selected, created, updated, unchanged, failed, requests, skipped, skip_reasons, ...(s.error ? { error: s.error } : {}) });
+          printJson({ run_id, connection, selected, created, updated, unchanged, failed, requests, skipped, skip_reasons, deleted: s.deleted, delete_failed: s.delete_failed, ...(s.error ? { error: s.error } : {}) });
         } else {
           print(pushLine(s));
           for (const line of skipLines(s)) print(line);
