@@ -59,7 +59,8 @@ export async function listQueue(db: Db, f: QueueFilter = {}): Promise<ConflictRo
 export async function queueCounts(db: Db, f: QueueFilter = {}): Promise<{ total: number; byReason: Record<string, number>; byState: Record<string, number> }> {
   const rows = (await filtered(db, { ...f, reason: undefined }).select('reason').count({ n: '*' }).groupBy('reason')) as { reason: string; n: string }[];
   const byReason: Record<string, number> = {};
-  for (const r of rows) byReason[r.reason] = Number(r.n);
+  // most first, then by name: the order the CLI and the page print them in
+  for (const r of rows.sort((a, b) => Number(b.n) - Number(a.n) || a.reason.localeCompare(b.reason))) byReason[r.reason] = Number(r.n);
   const states = (await filtered(db, { ...f, state: 'all' }).select('state').count({ n: '*' }).groupBy('state')) as { state: string; n: string }[];
   const byState: Record<string, number> = { open: 0, resolved: 0, ignored: 0 };
   for (const r of states) byState[r.state] = Number(r.n);

@@ -42,7 +42,7 @@ export interface QueueView {
 export function queuePage(v: QueueView): Html {
   const option = (value: string, text: string, selected: boolean) => h`<option value="${value}"${selected ? h` selected` : ''}>${text}</option>`;
   return h`<h1>Open conflicts</h1>
-<p class="counts">${v.counts.total} open${v.reason || v.runId ? ' (filtered)' : ''}: ${Object.entries(v.counts.byReason).sort(([a, x], [b, y]) => y - x || a.localeCompare(b)).map(([r, n]) => `${n} ${r}`).join(', ') || 'none'} · ${v.counts.byState.resolved} resolved · ${v.counts.byState.ignored} ignored</p>
+<p class="counts">${v.counts.total} open${v.reason || v.runId ? ' (filtered)' : ''}: ${Object.entries(v.counts.byReason).map(([r, n]) => `${n} ${r}`).join(', ') || 'none'} · ${v.counts.byState.resolved} resolved · ${v.counts.byState.ignored} ignored</p>
 <form class="filters" method="get" action="/review">
 <p><label for="reason">Reason</label><select id="reason" name="reason">${option('', 'any reason', !v.reason)}${v.reasons.map((r) => option(r, r, r === v.reason))}</select></p>
 <p><label for="run">Run</label><select id="run" name="run">${option('', 'any run', !v.runId)}${v.runs.map((r) => option(String(r), `run ${r}`, r === v.runId))}</select></p>
