@@ -133,7 +133,7 @@ export function memberPage(v: MemberView): Html {
   })}</tbody></table>
 <h2>Source records</h2>
 <table><thead><tr><th scope="col">Source record</th><th scope="col">What it last said</th><th scope="col">Runs</th><th scope="col">Split</th></tr></thead><tbody>${v.sources.map(
-    (sr) => h`<tr><td>${sr.source}:${sr.key}</td><td>${Object.entries(sr.values).filter(([, x]) => shown(x) !== '').map(([k, x]) => `${k}: ${shown(x)}`).join('; ')}</td><td>${sr.firstRunId}–${sr.lastRunId}</td>
+    (sr) => h`<tr><td>${sr.source}:${sr.key}</td><td>${MEMBER_FIELDS.filter((f) => shown((sr.values as Record<string, unknown>)[f]) !== '').map((f) => `${f}: ${shown((sr.values as Record<string, unknown>)[f])}`).join('; ')}</td><td>${sr.firstRunId === sr.lastRunId ? `run ${sr.firstRunId}` : `runs ${sr.firstRunId}–${sr.lastRunId}`}</td>
 <td>${
       v.sources.length > 1
         ? h`<form method="post" action="/review/members/${v.m.id}/split">${csrfField(v.csrf)}<input type="hidden" name="source" value="${sr.id}"><button type="submit" class="secondary" aria-label="Split this source off: ${sr.source}:${sr.key}">Split this source off</button></form>`
