@@ -111,6 +111,9 @@ describe('conflicts resolve', () => {
     expect(r.members_removed).toBe(0);
     expect(await member({ id: a.id })).toMatchObject({ member_id: 'M1', city: null });
     expect(await db.knex('source_records').where({ source: 'file:b' }).count({ n: '*' }).first()).toEqual({ n: 0 });
+    // the conflict stays closed; the record, refused again, opens a new one
+    await imp('cons_id,member_id,email,city\nC1,M2,ana@x.org,Lima\n', { source: 'b' });
+    expect(await db.knex('conflicts').orderBy('id').select('id', 'state')).toEqual([{ id: c.id, state: 'resolved' }, { id: expect.any(Number), state: 'open' }]);
   });
 
   it('--merge-into still refuses a key another member holds, naming it', async () => {
