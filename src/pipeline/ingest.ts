@@ -12,13 +12,15 @@ import { isRetryable } from '../errors.js';
 import type { Logger } from '../log.js';
 import { decideBatch, type BatchItem, type BatchOutcome } from '../members/decide-batch.js';
 import { normalizeEmail, normalizeRecord } from '../members/normalize.js';
+import { fk, KeyFilter } from '../members/key-filter.js';
 import { holdsInput, sourceKeyOf, Stamps } from '../members/source-record.js';
 import { uuidv7 } from '../members/uuid7.js';
 import { WorkingSet } from '../members/working-set.js';
 import { keysOf, loadWorkingSet, takeIngestLock, writeOutcome } from '../store/members-repo.js';
 import { applyBatchLifecycle } from '../store/lifecycle-repo.js';
+import { erasedHashes, erasureKeyIfAny, keyedHash, recordIdentities } from '../store/erasure-repo.js';
 import { addRunCounts } from '../store/runs-repo.js';
-import { sourceHashes } from '../store/source-repo.js';
+import { readStoreKeys, sourceHashes, storeSize } from '../store/source-repo.js';
 import { emptyCounts, type InputRecord, type RecordRef, type RunCounts } from '../types.js';
 
 export type InputItem = InputRecord | { rejected: true; ref: RecordRef; reason: string; raw: Record<string, unknown> };
@@ -41,6 +43,10 @@ export interface IngestOptions {
   /** the connection whose external ids make links */
   connection?: string;
   dryRun?: boolean;
+  /** take records whose keys match an erased person's tombstone (else rejected `erased`) */
+  allowErased?: boolean;
+  /** set by ingest: the tombstones' HMAC key, when anyone was erased */
+  erasedKey?: Buffer;
   onBatch?(counts: RunCounts, batch: InputBatch): void;
 }
 
@@ -107,6 +113,9 @@ interface Decided {
   listed: number[];
   /** keys of records a file marks `status: removed` */
   removedKeys: string[];
+  /** keys looked up at the source, and how many the store held */
+  probed: number;
+  found: number;
 }
 
 // one clock for every ingest of this process, so that stamps only grow
@@ -117,12 +126,15 @@ const stamps = new Stamps();
  * ahead of time, on another connection, as if `after` (the batch being written, or what a
  * dry run decided so far) had committed: its working set overlays what the store says.
  */
-async function decideIn(db: Knex | Knex.Transaction, prepared: Prepared[], opts: IngestOptions, after?: WorkingSet): Promise<Decided> {
+async function decideIn(db: Knex | Knex.Transaction, prepared: Prepared[], opts: IngestOptions, after?: WorkingSet, filter?: KeyFilter): Promise<Decided> {
   // One look-up of the batch's keys at its source: the source records there (their members
   // join the working set) and the fingerprints they hold. A record whose source record holds
-  // its fingerprint changes nothing: it is not decided...
+  // its fingerprint changes nothing: it is not decided... (Keys the filter knows to be
+  // absent are not asked about.)
+  if (opts.erasedKey) prepared = await refuseErased(db, prepared, opts, opts.erasedKey);
   const quick = [...new Set(prepared.flatMap((p) => (p.ok === 'lazy' && p.key ? [p.key] : [])))];
-  const held = new Map<string, { hash: string; id?: number; memberId: string }>(await sourceHashes(db, opts.source, quick));
+  const mayHold = (k: string) => !filter || filter.mayHave(fk.source(opts.source, k));
+  const held = new Map<string, { hash: string; id?: number; memberId: string }>(await sourceHashes(db, opts.source, quick.filter(mayHold)));
   if (after) {
     for (const k of quick) {
       const sr = after.bySource(opts.source, k);
@@ -144,9 +156,15 @@ async function decideIn(db: Knex | Knex.Transaction, prepared: Prepared[], opts:
   // a key read another way once normalized (none is known to be) is looked up too
   const asked = new Set(quick);
   const unread = [...decided].filter((k) => !asked.has(k));
-  for (const [k, v] of await sourceHashes(db, opts.source, unread)) held.set(k, v);
+  for (const [k, v] of await sourceHashes(db, opts.source, unread.filter(mayHold))) held.set(k, v);
   const sourceMembers = [...new Set([...decided].flatMap((k) => (held.has(k) ? [held.get(k)!.memberId] : [])))];
-  const set = await loadWorkingSet(db, keysOf(records, opts.source, opts.connection, sourceMembers), after);
+  const keys = keysOf(records, opts.source, opts.connection, sourceMembers);
+  if (filter) {
+    keys.consIds = keys.consIds.filter((v) => filter.mayHave(fk.cons(v)));
+    keys.memberIds = keys.memberIds.filter((v) => filter.mayHave(fk.mid(v)));
+    keys.emails = keys.emails.filter((v) => filter.mayHave(fk.email(v)));
+  }
+  const set = await loadWorkingSet(db, keys, after);
   const out = decideBatch(items, set, {
     source: opts.source,
     connection: opts.connection,
@@ -159,7 +177,37 @@ async function decideIn(db: Knex | Knex.Transaction, prepared: Prepared[], opts:
   // every record the source listed, applied, unchanged or refused: its source record was seen
   const listed = [...held.values()].flatMap((h) => (h.id !== undefined ? [h.id] : []));
   const removedKeys = prepared.flatMap((p) => (p.ok === 'lazy' && p.key && p.input.ref.status === 'removed' ? [p.key] : []));
-  return { rows: items.length, set, out, listed, removedKeys };
+  if (filter) remember(filter, opts.source, out);
+  return { rows: items.length, set, out, listed, removedKeys, probed: quick.length, found: held.size };
+}
+
+/** The keys a decided batch gives the store, into the filter (before the batch is written: a "maybe" too many is harmless). */
+function remember(filter: KeyFilter, source: string, out: BatchOutcome): void {
+  for (const w of out.sources.values()) filter.add(fk.source(source, w.sr.key));
+  for (const m of [...out.created.values(), ...out.updated.values()]) {
+    if (m.cons_id) filter.add(fk.cons(m.cons_id));
+    if (m.member_id) filter.add(fk.mid(m.member_id));
+    if (m.email) filter.add(fk.email(m.email));
+  }
+}
+
+/** A key filter and the members lock's generation it is in step with. */
+interface Filter {
+  f: KeyFilter;
+  epoch: number;
+}
+
+/**
+ * The store's keys, into a filter: read under the members lock the batch holds (`trx`), so
+ * the filter holds every key there is; then the batch's own.
+ */
+async function buildFilter(trx: Knex.Transaction, opts: IngestOptions, d: Decided, epoch: number, size: number): Promise<Filter> {
+  const f = new KeyFilter(Math.max(4_000_000, 3 * size));
+  const names = { s: (v: string) => fk.source(opts.source, v), c: fk.cons, m: fk.mid, e: fk.email };
+  const n = await readStoreKeys(trx, opts.source, (kind, v) => f.add(names[kind](v)));
+  remember(f, opts.source, d.out);
+  opts.log.debug({ keys: f.size, rows: n }, 'key filter built: keys known absent are not looked up');
+  return { f, epoch };
 }
 
 /** Write a decided batch, its counts, its ledger row and its checkpoint. Call inside its transaction. */
@@ -213,7 +261,32 @@ function add(total: RunCounts, c: RunCounts): void {
 }
 
 /** Ingest every batch; returns the run's counts. rows = created+updated+unchanged+conflicts+rejected. */
+/**
+ * Records whose keys (its source key, cons_id, member_id or e-mail) match an erased
+ * person's tombstone are rejected `erased`, keeping nothing of the record: not its values,
+ * not its remote id (a suppression list). One query per batch.
+ */
+async function refuseErased(db: Knex | Knex.Transaction, prepared: Prepared[], opts: IngestOptions, key: Buffer): Promise<Prepared[]> {
+  const ids = prepared.map((p) => {
+    if (p.ok !== 'lazy') return [];
+    const v = p.input.values;
+    const email = v.email?.trim() ? normalizeEmail(v.email) : undefined;
+    return recordIdentities(opts.source, p.key, { cons_id: v.cons_id?.trim(), member_id: v.member_id?.trim(), email }).map((i) => keyedHash(key, i));
+  });
+  const hit = await erasedHashes(db, [...new Set(ids.flat())]);
+  if (hit.size === 0) return prepared;
+  return prepared.map((p, i): Prepared => {
+    if (p.ok !== 'lazy' || !ids[i].some((h) => hit.has(h))) return p;
+    const ref = { ...(p.input.ref.line !== undefined ? { line: p.input.ref.line } : {}), ...(p.input.ref.index !== undefined ? { index: p.input.ref.index } : {}) };
+    return { ok: false, ref, reason: 'erased', raw: {} };
+  });
+}
+
 export async function ingest(batches: AsyncIterable<InputBatch>, opts: IngestOptions): Promise<RunCounts> {
+  if (!opts.allowErased) {
+    const erasedKey = await erasureKeyIfAny(opts.db);
+    if (erasedKey) opts = { ...opts, erasedKey };
+  }
   const total = emptyCounts();
   const salt = fingerprintSalt(opts.config);
   // One batch ahead: the next batch is read and prepared while this one is decided and
@@ -254,6 +327,8 @@ export async function ingest(batches: AsyncIterable<InputBatch>, opts: IngestOpt
   let ahead: Ahead | undefined;
   const decidedAhead = { used: 0, redone: 0 };
   let batchNo = 0;
+  let filter: Filter | undefined;
+  let filterTried = false;
   let next = read();
   try {
     for (;;) {
@@ -279,8 +354,18 @@ export async function ingest(batches: AsyncIterable<InputBatch>, opts: IngestOpt
           const epoch = await takeIngestLock(trx);
           const useAhead = ahead !== undefined && ahead.epoch === epoch - 1;
           if (ahead) decidedAhead[useAhead ? 'used' : 'redone']++;
-          const decided = useAhead ? ahead!.decided : await decideIn(trx, prepared, opts);
+          // the filter holds every key only if no one else held the lock since it was last in step
+          if (filter && filter.epoch !== epoch - 1) filter = undefined;
+          const decided = useAhead ? ahead!.decided : await decideIn(trx, prepared, opts, undefined, filter?.f);
           ahead = undefined;
+          // a run of mostly new people: the store's keys into a filter, once
+          // (a small store is read in no time; a large one only for a batch that is worth it)
+          if (!filter && !filterTried && batchNo === 1 && decided.found * 2 <= decided.probed) {
+            filterTried = true;
+            const size = await storeSize(tx);
+            if (decided.probed >= 100 || size < 50_000) filter = await buildFilter(tx, opts, decided, epoch, size);
+          }
+          if (filter) filter.epoch = epoch;
           writing = writeDecided(tx, decided, batch, batchNo, opts).then(async (c) => {
             // knex's commit() resolves even when the COMMIT fails (a session lost between
             // statements); the transaction's own promise says whether it committed
@@ -292,7 +377,7 @@ export async function ingest(batches: AsyncIterable<InputBatch>, opts: IngestOpt
           // a failure to read or to decide ahead surfaces (or is redone) after this batch
           const nx = await upcoming.catch(() => undefined);
           if (nx && nx[0].items.length > 0) {
-            ahead = await decideIn(opts.db, nx[1], opts, decided.set)
+            ahead = await decideIn(opts.db, nx[1], opts, decided.set, filter?.f)
               .then((d) => ({ epoch, decided: d }))
               .catch(() => undefined);
           }

@@ -61,7 +61,8 @@ export async function loadWorkingSet(db: Knex | Knex.Transaction, keys: BatchKey
     for (const r of rows) set.addLink(keys.connection, r._ext, r.id);
   }
   // one query for the members of the keys' source records and every holder of a key
-  const { rows } = await db.raw(
+  const none = keys.sourceMembers.length + keys.consIds.length + keys.memberIds.length + keys.emails.length === 0;
+  const { rows } = none ? { rows: [] } : await db.raw(
     `select ${COLS} from members m
       where m.id = any(?::uuid[]) or m.cons_id = any(?::text[]) or m.member_id = any(?::text[]) or m.email = any(?::text[])`,
     [keys.sourceMembers, keys.consIds, keys.memberIds, keys.emails],

@@ -82,3 +82,38 @@ export async function recordHistory(trx: Knex.Transaction, runId: number, before
     before.map((b) => [runId, b.source, b.key, b.memberId, asJson(b.values), asJson(b.stamps), b.hash, b.firstRunId, b.lastRunId]),
   );
 }
+
+/**
+ * Every key a batch of `source` can meet in the store, into `add`: that source's source
+ * records' keys and every member's cons_id, member_id and e-mail. Read a page at a time
+ * (bounded memory); call under the members lock, so that no other writer is half done.
+ * Returns how many keys it read.
+ */
+export async function readStoreKeys(db: Db, source: string, add: (kind: 's' | 'c' | 'm' | 'e', v: string) => void, pageSize = 50_000): Promise<number> {
+  let n = 0;
+  for (let after = 0; ; ) {
+    const { rows } = await db.raw(`select id, source_key from source_records where source = ? and id > ? order by id limit ?`, [source, after, pageSize]);
+    for (const r of rows as { id: number; source_key: string }[]) add('s', r.source_key);
+    n += rows.length;
+    if (rows.length < pageSize) break;
+    after = Number(rows[rows.length - 1].id);
+  }
+  for (let after = '00000000-0000-0000-0000-000000000000'; ; ) {
+    const { rows } = await db.raw(`select id, cons_id, member_id, email from members where id > ? order by id limit ?`, [after, pageSize]);
+    for (const r of rows as { id: string; cons_id: string | null; member_id: string | null; email: string | null }[]) {
+      if (r.cons_id) add('c', r.cons_id);
+      if (r.member_id) add('m', r.member_id);
+      if (r.email) add('e', r.email);
+    }
+    n += rows.length;
+    if (rows.length < pageSize) break;
+    after = rows[rows.length - 1].id;
+  }
+  return n;
+}
+
+/** Rough row counts of the tables a key filter is built from (the planner's estimate: no scan). */
+export async function storeSize(db: Db): Promise<number> {
+  const { rows } = await db.raw(`select coalesce(sum(greatest(reltuples, 0)), 0)::bigint as n from pg_class where relname in ('members', 'source_records') and relkind = 'r'`);
+  return Number(rows[0].n);
+}
