@@ -37,6 +37,8 @@ export interface ImportOptions {
   dryRun?: boolean;
   /** import even if this content was imported before with the same options */
   force?: boolean;
+  /** take rows whose keys match an erased person's tombstone (else rejected `erased`) */
+  allowErased?: boolean;
   parentRunId?: number;
   /** stop after the batch in hand (Ctrl-C): the run is recorded `interrupted` */
   signal?: AbortSignal;
@@ -172,6 +174,7 @@ export async function importFile(file: string, opts: ImportOptions): Promise<Imp
       source,
       connection: opts.connection,
       dryRun: opts.dryRun,
+      allowErased: opts.allowErased,
       onBatch: (c, b) => opts.onProgress?.(b.position ?? 0, size, c),
     });
     if (interrupted) {

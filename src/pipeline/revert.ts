@@ -121,6 +121,7 @@ export async function revertRun(target: number, opts: RevertOptions): Promise<Re
   if (!run) throw new InputError(`no run ${target} (member-sync runs lists them)`);
   if (run.status === 'running') throw new InputError(`run ${target} is still running; revert it when it has finished`);
   if (run.kind === 'push') throw new InputError(`run ${target} is a push: it changed no member, so there is nothing to revert`);
+  if (run.kind === 'erase') throw new InputError(`run ${target} erased a person: an erasure cannot be reverted (their data is gone)`);
   const children = await opts.db('runs').where({ parent_run_id: target }).pluck('id');
   const runIds = [target, ...children.map(Number)];
   const dry = Boolean(opts.dryRun);

@@ -14,6 +14,7 @@ interface ImportFlags {
   encoding: string;
   dryRun?: boolean;
   force?: boolean;
+  allowErased?: boolean;
   json?: boolean;
 }
 
@@ -36,6 +37,7 @@ export function registerImport(program: Command): void {
     .option('--encoding <encoding>', `encoding of a file without a BOM: ${INPUT_ENCODINGS.join(', ')}`, 'utf8')
     .option('--dry-run', 'decide everything and report the counts, writing nothing')
     .option('--force', 'import even if the same content was imported before with the same options')
+    .option('--allow-erased', "import rows whose keys match an erased person's tombstone (rejected 'erased' otherwise)")
     .option('--json', 'print one JSON object per file on stdout')
     .addHelpText(
       'after',
@@ -74,6 +76,7 @@ Examples:
                 encoding,
                 dryRun: flags.dryRun,
                 force: flags.force,
+                allowErased: flags.allowErased,
                 signal: stop.signal,
                 onProgress: (done, total, c) => bar?.update(total ? done / total : 0, { rows: c.rows }),
               });
