@@ -4,7 +4,8 @@
  * Sign in, work through three conflicts (ignore, new member, merge into a candidate) with
  * the store checked after each, find a member and split a source off it, and see a wrong
  * token, a missing session and a missing CSRF token refused. Screenshots of the queue and of
- * a conflict go to test-results/review-page/.
+ * a conflict (and a member) go to test-results/review-page/. One conflict is worked by
+ * keyboard alone.
  *
  * Runs wherever /usr/bin/chromium exists (.ci/run installs it); skips, saying why, only when
  * it does not and CI is not set.
@@ -139,7 +140,14 @@ describe.skipIf(!have && !process.env.CI)('review page in Chromium', () => {
     await expect(page.getByText('both carry a member_id and they differ').isVisible()).resolves.toBe(true);
     await page.screenshot({ path: path.join(OUT, 'conflict.png'), fullPage: true });
 
-    await page.getByRole('button', { name: 'Ignore' }).click();
+    // by keyboard: Tab reaches the buttons, Enter presses one
+    let focused = '';
+    for (let i = 0; i < 30 && focused !== 'Ignore'; i++) {
+      await page.keyboard.press('Tab');
+      focused = String(await page.evaluate(`document.activeElement ? document.activeElement.innerText : ''`));
+    }
+    expect(focused).toBe('Ignore');
+    await page.keyboard.press('Enter');
     await page.getByRole('heading', { name: `Conflict #${vic.id}: cons_id_mismatch` }).waitFor();
     await expect(page.getByText(`Conflict #${dan.id} ignored.`).isVisible()).resolves.toBe(true);
     expect(await db.knex('conflicts').where({ id: dan.id }).first()).toMatchObject({ state: 'ignored', resolved_by: 'review page' });
@@ -169,6 +177,7 @@ describe.skipIf(!have && !process.env.CI)('review page in Chromium', () => {
     await page.getByRole('link', { name: 'Eve Moss' }).click();
     const eve = await db.knex('members').where({ email: 'eve2@x.org' }).first();
     expect(new URL(page.url()).pathname).toBe(`/review/members/${eve.id}`);
+    await page.screenshot({ path: path.join(OUT, 'member.png'), fullPage: true });
     await page.getByRole('button', { name: 'Split this source off: vocdoni-sandbox:ext:V-2' }).click();
     await page.getByText(/^Split vocdoni-sandbox:ext:V-2 off into a new member/).waitFor();
     const moved = await db.knex('source_records').where({ source: 'vocdoni-sandbox', source_key: 'ext:V-2' }).first();
