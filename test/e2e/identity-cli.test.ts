@@ -4,40 +4,23 @@
  * connection lock the worker takes (issue 11, finding 5); `members show` lists source
  * records; `members split`, `rules preview`, `settings`.
  */
-import { execFile } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startVocdoniSimulator } from '../../src/connectors/vocdoni/simulator.js';
 import { log } from '../../src/log.js';
 import { connectionLocks } from '../../src/queue/connection-lock.js';
+import { cliIn, fileIn } from '../helpers/cli.js';
 import { createTestDb, type TestDb } from '../helpers/db.js';
 
-const run = promisify(execFile);
-const BIN = path.resolve('bin/member-sync.js');
 const dir = mkdtempSync(path.join(os.tmpdir(), 'ms-identity-e2e-'));
 
 let db: TestDb;
 let sim: Awaited<ReturnType<typeof startVocdoniSimulator>>;
 let env: Record<string, string>;
-
-async function cli(args: string[], extra: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], { cwd: dir, env: { ...process.env, LOG_LEVEL: 'warn', ...env, ...extra }, maxBuffer: 16 * 1024 * 1024 });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
-
-function file(name: string, content: string): string {
-  const f = path.join(dir, name);
-  writeFileSync(f, content);
-  return f;
-}
+const cli = cliIn(dir, () => env);
+const file = fileIn(dir);
 
 beforeAll(async () => {
   db = await createTestDb();

@@ -31,6 +31,7 @@ afterAll(async () => {
   await sb?.close();
 });
 
+const imp = (content: string, connection?: string) => importFile(csvFile(content), { db: db.knex, config, log: quiet, connection });
 const count = async (table: string) => Number((await db.knex(table).count({ n: '*' }).first())?.n);
 const pull = (name: string) => pullConnection(name, { db: db.knex, config, log: quiet, full: true });
 
@@ -73,7 +74,6 @@ describe('source records', () => {
 
   it('splits a source off a member, refuses to leave one with none, and a revert puts it back', async () => {
     // a file row and a Vocdoni record reach one member by e-mail; Vocdoni then changes the e-mail
-    const imp = (content: string, connection?: string) => importFile(csvFile(content), { db: db.knex, config, log: quiet, connection });
     await imp('email,first_name\nold@split.example,Ann\n');
     await imp('external_id,email,city\nV-1,old@split.example,Oslo\n', 'vocdoni-sandbox');
     await imp('external_id,email\nV-1,new@split.example\n', 'vocdoni-sandbox');
@@ -105,7 +105,6 @@ describe('source records', () => {
   });
 
   it('a split reverted before anything else touched it is undone whole', async () => {
-    const imp = (content: string, connection?: string) => importFile(csvFile(content), { db: db.knex, config, log: quiet, connection });
     await imp('email,first_name\nold2@split.example,Bea\n');
     await imp('external_id,email,city\nV-2,old2@split.example,Rome\n', 'vocdoni-sandbox');
     await imp('external_id,email\nV-2,new2@split.example\n', 'vocdoni-sandbox');
@@ -121,7 +120,6 @@ describe('source records', () => {
   });
 
   it('refuses a split that would give two members one identity key', async () => {
-    const imp = (content: string, connection?: string) => importFile(csvFile(content), { db: db.knex, config, log: quiet, connection });
     await imp('email,first_name\nshared@split.example,Cy\n');
     await imp('external_id,email\nV-3,shared@split.example\n', 'vocdoni-sandbox');
     const member = await db.knex('members').where({ email: 'shared@split.example' }).first();

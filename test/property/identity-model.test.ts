@@ -16,6 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load-config.js';
 import { log } from '../../src/log.js';
 import { importFile } from '../../src/pipeline/import-file.js';
+import { emptyCounts, type RunCounts } from '../../src/types.js';
 import { createTestDb, type TestDb } from '../helpers/db.js';
 
 const FULL = process.env.MEMBER_SYNC_FAULTS === 'full';
@@ -44,14 +45,7 @@ interface MSource {
   values: Values;
   stamps: Partial<Record<Field, number>>;
 }
-interface Counts {
-  rows: number;
-  created: number;
-  updated: number;
-  unchanged: number;
-  conflicts: number;
-  rejected: number;
-}
+type Counts = RunCounts;
 
 class Model {
   members = new Map<number, Values>();
@@ -222,7 +216,7 @@ describe('the identity core against a reference model', () => {
           for (const p of plan) steps.push(typeof p === 'number' ? (steps.length > 0 ? steps[p % steps.length] : { source: 'file', recs: [{ email: 'a@x.org' }] }) : p);
           const model = new Model({ 'file:canonical': trust.file, c1: trust.c1, c2: trust.c2 });
           const expected: Counts[] = steps.map((s) => {
-            const c: Counts = { rows: 0, created: 0, updated: 0, unchanged: 0, conflicts: 0, rejected: 0 };
+            const c: Counts = emptyCounts();
             for (const r of s.recs) model.apply(SOURCE_NAME[s.source], s.source !== 'file', r, c);
             return c;
           });
