@@ -85,6 +85,8 @@ export function createReviewHandler(opts: ReviewOptions): ReviewHandler {
       const form = await readForm(req);
       if (!sameSecret(form.get('token') ?? '', opts.token)) {
         opts.log.warn({ route: 'review sign-in' }, 'review sign-in refused: wrong token');
+        // a guess costs a moment
+        await new Promise((r) => setTimeout(r, 250));
         return send(res, 401, page('Sign in', signInPage('That token is not the admin token.')));
       }
       const s = sessions.create();
