@@ -11,6 +11,7 @@ import { registerImport } from './commands/import.js';
 import { registerMembers } from './commands/members.js';
 import { registerMigrate } from './commands/migrate.js';
 import { registerPull } from './commands/pull.js';
+import { registerPurge } from './commands/purge.js';
 import { registerPush } from './commands/push.js';
 import { registerConflicts } from './commands/conflicts.js';
 import { registerReview } from './commands/review.js';
@@ -40,6 +41,7 @@ export function buildProgram(): Command {
   registerIdentity(program);
   registerConflicts(program);
   registerReview(program);
+  registerPurge(program);
   registerRuns(program);
   registerSandbox(program);
   registerWorker(program);

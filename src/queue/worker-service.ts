@@ -4,6 +4,7 @@
  * share one queue backend and one database; every guarantee (a file imported once, a
  * schedule firing once, one job per connection at a time) holds across all of them.
  */
+import { scheduleRetention } from '../pipeline/purge.js';
 import os from 'node:os';
 import path from 'node:path';
 import type { Job } from 'bullmq';
@@ -127,6 +128,8 @@ export async function startWorkerService(opts: WorkerServiceOptions): Promise<Wo
     });
   }
   log.info({ backend: backend.where, concurrency: w.concurrency, jobs: [...defs.keys()] }, 'worker started');
+  // retention.*: applied at start, then daily
+  const stopRetention = scheduleRetention({ db: db.knex, config, log });
   logConnectionChecks(defs, config, log, stopping.signal).catch((err: unknown) => log.warn({ err: redact(describeError(err)) }, 'connection checks did not run'));
 
   return {
@@ -144,6 +147,7 @@ export async function startWorkerService(opts: WorkerServiceOptions): Promise<Wo
       ),
     }),
     stop: async (graceMs) => {
+      stopRetention();
       await watcher?.stop();
       const closing = worker.close();
       stopping.abort();
