@@ -107,7 +107,8 @@ if (!run) {
       // the run in hand when Redis went, and (if its job was lost with the queue's data) the one that finished it
       const runs = await db.knex('runs').where({ kind: 'import', source: 'file:big.csv' }).orderBy('id');
       expect(runs.at(-1)).toMatchObject({ status: 'succeeded', rows: ROWS });
-      expect(runs.slice(0, -1).every((r) => r.status === 'failed')).toBe(true);
+      // a run whose job lock was lost ends after its batch in hand, recorded interrupted (failed, if something else stopped it)
+      for (const r of runs.slice(0, -1)) expect(['interrupted', 'failed']).toContain(r.status);
       expect(runs.reduce((n, r) => n + r.created, 0)).toBe(ROWS);
       expect(await db.knex('imported_files').where({ name: 'big.csv' }).count({ n: '*' }).first()).toEqual({ n: 1 });
       const snapshot = (d: TestDb) => d.knex('members').orderBy('member_id').select('member_id', 'email', 'first_name', 'last_name');
