@@ -58,8 +58,6 @@ export interface BatchOutcome {
   links: LinkEntry[];
   /** by srKey(source, key) */
   sources: Map<string, SourceWrite>;
-  /** ids of stored source records sent again unchanged: only their last-seen run moves */
-  seen: number[];
   changes: ChangeEntry[];
   conflicts: ConflictEntry[];
   rejects: RejectEntry[];
@@ -95,7 +93,6 @@ export function emptyOutcome(): BatchOutcome {
     updated: new Map(),
     links: [],
     sources: new Map(),
-    seen: [],
     changes: [],
     conflicts: [],
     rejects: [],
@@ -110,7 +107,6 @@ export function decideBatch(items: BatchItem[], set: WorkingSet, ctx: DecideCont
       out.rejects.push({ ref: item.ref, reason: item.reason, raw: item.raw });
       out.counts.rejected++;
     } else if (item.seen !== undefined) {
-      out.seen.push(item.seen);
       out.counts.unchanged++;
     } else {
       decideOne(item.record, item.key, item.fp, set, ctx, out);
@@ -166,7 +162,6 @@ function decideOne(record: NormalizedRecord, key: string, fp: string, set: Worki
   if (existing && existing.memberId === member.id && !applied.changed) {
     // the same values as the source sent before: nothing changes but what it last sent
     if (!holdsInput(existing.hash, fp)) writeSource(out, set, { ...existing, hash: withInput(existing.hash, fp), lastRunId: ctx.runId }, existing);
-    else if (existing.id !== undefined) out.seen.push(existing.id);
     if (gainsLink) addLink(out, set, ctx, externalId!, member.id, decision.rule);
     out.counts[gainsLink ? 'updated' : 'unchanged']++;
     return;

@@ -115,7 +115,8 @@ export interface BatchLifecycle {
  * number of members made active and removed.
  */
 export async function applyBatchLifecycle(trx: Knex.Transaction, b: BatchLifecycle): Promise<{ revived: number; removed: number }> {
-  // a record the batch refused (a conflict, a reject) was still listed by its source
+  // a record the batch refused (a conflict, a reject) was still listed by its source; so was
+  // every one it found (this statement moves their last-seen run: writeSources does not)
   if (b.listedIds.length > 0) await trx.raw(`update source_records set last_run_id = ? where id = any(?::bigint[]) and last_run_id < ?`, [b.runId, b.listedIds, b.runId]);
   const removedKeys = new Set(b.removedKeys);
   const writtenKeys = b.writtenKeys.filter((k) => !removedKeys.has(k));
@@ -123,7 +124,7 @@ export async function applyBatchLifecycle(trx: Knex.Transaction, b: BatchLifecyc
   if (b.listedIds.length > 0 || writtenKeys.length > 0) {
     const { rows } = await trx.raw(
       `update source_records set removed_at = null, removed_run_id = null
-        where source = ? and (id = any(?::bigint[]) or source_key = any(?::text[])) and removed_at is not null
+        where removed_run_id is not null and source = ? and (id = any(?::bigint[]) or source_key = any(?::text[])) and removed_at is not null
           and not (source_key = any(?::text[]))
         returning member_id`,
       [b.source, b.listedIds, writtenKeys, [...removedKeys]],

@@ -151,7 +151,7 @@ export async function writeOutcome(trx: Knex.Transaction, out: BatchOutcome, run
     });
     await copyRows(trx, 'members', [...cols], rows);
   }
-  await writeSources(trx, out.sources.values(), out.seen, runId);
+  await writeSources(trx, out.sources.values(), runId);
   if (out.links.length > 0) {
     await trx.raw(
       `insert into member_links (connection, external_id, member_id, rule, run_id)

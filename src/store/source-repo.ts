@@ -43,7 +43,7 @@ export async function sourcesOfMembers(db: Db, memberIds: string[]): Promise<Sou
 }
 
 /** Write a batch's source records: new ones by COPY, changed ones by one update, the state before into history. */
-export async function writeSources(trx: Knex.Transaction, writes: Iterable<SourceWrite>, seen: number[], runId: number): Promise<void> {
+export async function writeSources(trx: Knex.Transaction, writes: Iterable<SourceWrite>, runId: number): Promise<void> {
   const fresh: SourceWrite[] = [];
   const changed: SourceWrite[] = [];
   for (const w of writes) (w.before ? changed : fresh).push(w);
@@ -67,9 +67,8 @@ export async function writeSources(trx: Knex.Transaction, writes: Iterable<Sourc
       [runId, json(changed.map(({ sr }) => ({ source: sr.source, source_key: sr.key, member_id: sr.memberId, values: sr.values, stamps: sr.stamps, hash: sr.hash })))],
     );
   }
-  if (seen.length > 0) {
-    await trx.raw(`update source_records set last_run_id = ? where id = any(?::bigint[]) and last_run_id <> ?`, [runId, seen, runId]);
-  }
+  // (the last-seen run of the records sent again unchanged is moved with every record the
+  // batch found, in one statement: applyBatchLifecycle)
 }
 
 /** Keep source records' state before `runId` changes them (call before the change). */
