@@ -47,7 +47,7 @@ afterAll(async () => {
 });
 
 describe('steward commands', () => {
-  it('lists the queue, resolves conflicts each way, merges two members and reverts the merge', async () => {
+  it('lists the queue, resolves conflicts each way, merges two members and reverts the merge', { timeout: 180_000 }, async () => {
     expect((await cli(['import', file('a.csv', 'cons_id,member_id,email,first_name\nC1,M1,ana@x.org,Ana\nC2,M2,bo@x.org,Bo\nC3,M3,cy@x.org,Cy\n'), '--source', 'a'])).code).toBe(0);
     expect((await cli(['import', file('b.csv', 'cons_id,member_id,email,city\nC1,M9,ana@x.org,Lima\nC2,M8,bo@x.org,Quito\nC3,M3,ana@x.org,Cali\n'), '--source', 'b'])).code).toBe(0);
     const list = await cli(['conflicts']);
@@ -82,27 +82,31 @@ describe('steward commands', () => {
     expect(JSON.parse((await cli(['members', 'show', bo.id, '--json'])).stdout).member).toMatchObject({ id: bo.id, cons_id: 'C2', email: 'bo@x.org' });
   });
 
-  it('review prints its address and a sign-in token, serves the page, and logs no token', async () => {
+  it('review prints its address and a sign-in token, serves the page, and logs no token', { timeout: 120_000 }, async () => {
     const child = spawn(process.execPath, [BIN, 'review', '--port', '0'], { cwd: dir, env: { ...process.env, LOG_LEVEL: 'debug', ...env } });
     let out = '';
     let err = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
     try {
-      for (let i = 0; i < 200 && !/Ctrl-C/.test(out); i++) await new Promise((r) => setTimeout(r, 100));
+      for (let i = 0; i < 450 && !/Ctrl-C/.test(out) && child.exitCode === null; i++) await new Promise((r) => setTimeout(r, 100));
+      expect(out, `member-sync review did not start: ${err}`).toMatch(/Ctrl-C/);
       const url = /^review page: (http:\/\/127\.0\.0\.1:\d+\/review)$/m.exec(out)![1];
       const token = /^sign-in token \(this run only\): (\S+)$/m.exec(out)![1];
       expect(token.length).toBeGreaterThanOrEqual(32);
-      expect((await fetch(url, { redirect: 'manual' })).headers.get('location')).toBe('/review/sign-in');
-      const signIn = await fetch(`${url}/sign-in`, { method: 'POST', body: new URLSearchParams({ token }), redirect: 'manual' });
+      expect((await fetch(url, { redirect: 'manual', signal: AbortSignal.timeout(20_000) })).headers.get('location')).toBe('/review/sign-in');
+      const signIn = await fetch(`${url}/sign-in`, { method: 'POST', body: new URLSearchParams({ token }), redirect: 'manual', signal: AbortSignal.timeout(20_000) });
       expect(signIn.status).toBe(303);
       const cookie = signIn.headers.get('set-cookie')!.split(';')[0];
-      const queue = await fetch(url, { headers: { cookie } });
+      const queue = await fetch(url, { headers: { cookie }, signal: AbortSignal.timeout(20_000) });
       expect(queue.status).toBe(200);
       expect(await queue.text()).toMatch(/Open conflicts/);
     } finally {
-      child.kill('SIGTERM');
-      await new Promise((r) => child.once('exit', r));
+      if (child.exitCode === null) {
+        const exited = new Promise((r) => child.once('exit', r));
+        child.kill('SIGTERM');
+        await exited;
+      }
     }
     expect(err).not.toContain(/sign-in token \(this run only\): (\S+)/m.exec(out)![1]);
   });
