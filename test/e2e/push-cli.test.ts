@@ -102,7 +102,7 @@ describe('member-sync push / migrate / revert CLI', () => {
     const r = await cli(['push', 'convio-e2e', '--json']);
     expect(r.code).toBe(0);
     const s = JSON.parse(r.stdout);
-    expect(Object.keys(s)).toEqual(['run_id', 'connection', 'selected', 'created', 'updated', 'unchanged', 'failed', 'requests', 'skipped', 'skip_reasons']);
+    expect(Object.keys(s)).toEqual(['run_id', 'connection', 'selected', 'created', 'updated', 'unchanged', 'failed', 'requests', 'skipped', 'skip_reasons', 'deleted', 'delete_failed']);
     expect(s).toMatchObject({ connection: 'convio-e2e', selected: 3, created: 2, updated: 0, failed: 1 });
     expect(s.requests).toBe(sim.requests.total);
     const again = JSON.parse((await cli(['push', 'convio-e2e', '--json'])).stdout);

@@ -63,7 +63,7 @@ describe('push to ikanow', () => {
     await importCsv(db, config, 'member_id,email\nK-2,taken@example.org\n');
     const s = await push(NAME);
     expect(s).toMatchObject({ selected: 1, failed: 1 });
-    const state = await db.knex('push_state as p').join('members as m', 'm.id', 'p.member_id').where({ 'm.member_id': 'K-2', 'p.connection': NAME }).first();
+    const state = await db.knex('push_state as p').join('members as m', 'm.id', 'p.member_id').where({ 'm.member_id': 'K-2', 'p.connection': NAME }).first('p.*');
     expect(state).toMatchObject({ status: 'failed' });
     expect(state.last_error).toMatch(/not unique/);
     const before = sim.requests.total;

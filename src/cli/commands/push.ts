@@ -113,7 +113,7 @@ Members a system cannot take (Convio: no e-mail and no cons_id; Vocdoni: no memb
 the community: no link) are skipped up front with the reason, listed in the plan and
 the summary, and not tried again until they change.
 
-JSON summary: {"run_id","connection","selected","created","updated","unchanged","failed","requests","skipped","skip_reasons"}
+JSON summary: {"run_id","connection","selected","created","updated","unchanged","failed","requests","skipped","skip_reasons","deleted","delete_failed"}
 (and "error" when the run failed)
 Failed members of a run: member-sync runs show <run_id>
 
