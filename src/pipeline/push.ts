@@ -106,6 +106,8 @@ export interface PushSummary {
   /** push.deletes: removed or erased members deleted there (planned, on a dry run), and those that failed */
   deleted: number;
   delete_failed: number;
+  /** the mass-delete guard stopped the push (also in `error`): nothing was deleted or sent */
+  deletes_blocked?: string;
 }
 
 /** The run's failure reason: it stopped early, or left members undelivered. */
@@ -231,6 +233,7 @@ export async function pushConnection(name: string, opts: PushOptions): Promise<P
       if (plan.blocked) {
         s.deleted = dry ? plan.rows.length : 0;
         s.error = plan.blocked;
+        s.deletes_blocked = plan.blocked;
         if (!dry) await finishRun(opts.db, runId, 'failed', { error: s.error, details: { deletes_planned: plan.rows.length, max_deletes: plan.max } });
         log.warn({ planned: plan.rows.length, max: plan.max }, 'push stopped: too many deletes');
         return s;

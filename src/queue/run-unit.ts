@@ -6,7 +6,7 @@
  */
 import type { Knex } from 'knex';
 import type { Config } from '../config/schema.js';
-import { UpstreamError } from '../errors.js';
+import { InputError, UpstreamError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { migrate } from '../pipeline/migrate.js';
 import { pullConnection, type PullSummary } from '../pipeline/pull.js';
@@ -74,6 +74,8 @@ async function execute(u: Unit, ctx: UnitContext): Promise<StepResult[]> {
       return [pullResult(await pullConnection(u.connection, { ...common, full: u.full }))];
     case 'push': {
       const s = await pushConnection(u.connection, { ...common, retryFailed: u.retryFailed, limit: u.limit });
+      // too many deletes wants a person's look (push --allow-mass-delete), not a retry
+      if (s.deletes_blocked) throw new InputError(s.deletes_blocked);
       checkStopped(s, ctx.signal);
       await checkDelivered(ctx.db, s);
       return [pushResult(s)];
@@ -83,6 +85,7 @@ async function execute(u: Unit, ctx: UnitContext): Promise<StepResult[]> {
     case 'migrate': {
       const from = ctx.config.connections[u.from] ? u.from : resolvePath(u.from);
       const s = await migrate({ ...common, from, to: u.to, mapping: u.mapping });
+      for (const p of s.pushes) if (p.deletes_blocked) throw new InputError(p.deletes_blocked);
       for (const p of s.pushes) checkStopped(p, ctx.signal);
       if (s.pushes.length < u.to.length) throw new InterruptedError();
       for (const p of s.pushes) await checkDelivered(ctx.db, p);

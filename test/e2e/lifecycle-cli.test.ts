@@ -84,6 +84,11 @@ describe('lifecycle commands', () => {
     expect(stopped.code).toBe(1);
     expect(stopped.stderr).toMatch(/^member-sync: push ikanow-e2e failed: 12 deletes planned at ikanow-e2e, more than push\.maxDeletes \(10: 5% of the 13 people it holds, at least 10\); nothing was deleted or sent/m);
     expect(inSim()).toBe(13);
+    // a job's push step stops the same way: the job fails with the reason (no retry would help)
+    const job = await cli(['run', '--steps', '[{push: ikanow-e2e}]']);
+    expect(job.code).toBe(1);
+    expect(job.stderr).toMatch(/12 deletes planned at ikanow-e2e/);
+    expect(inSim()).toBe(13);
     const forced = await cli(['push', 'ikanow-e2e', '--allow-mass-delete']);
     expect(forced.code).toBe(0);
     expect(forced.stdout).toMatch(/12 deleted/);
@@ -97,6 +102,7 @@ describe('lifecycle commands', () => {
     expect(erased.stdout).toMatch(/^erased member [0-9a-f-]{36} \(run \d+\); deleted at ikanow-e2e\n$/);
     expect(inSim()).toBe(0);
     const refused = await cli(['import', file('back.csv', 'member_id,email\nL-13,l13@example.org\n'), '--json']);
+    expect(refused.stderr).toBe('');
     expect(JSON.parse(refused.stdout)).toMatchObject({ rejected: 1, created: 0 });
 
     expect((await cli(['purge', '--dry-run'])).stdout).toMatch(/no retention\.\* setting/);
