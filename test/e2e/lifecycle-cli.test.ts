@@ -71,6 +71,7 @@ describe('lifecycle commands', () => {
     const again = await cli(['members', 'remove', 'l1@example.org']);
     expect(again.code).toBe(1);
     expect(again.stderr).toMatch(/is removed already since .* \(by hand.*: moved away\)/);
+    expect((await cli(['members', 'show', 'l1@example.org'])).stdout).toMatch(/^status: removed since \S+ by hand\S*: moved away$/m);
     expect((await cli(['members', 'export'])).stdout).not.toContain('l1@example.org');
     expect((await cli(['members', 'export', '--status', 'removed'])).stdout.trim().split('\n')).toHaveLength(2);
     expect((await cli(['members', 'export', '--status', 'gone'])).code).toBe(1);

@@ -81,13 +81,20 @@ export function registerMembers(program: Command): void {
           const links = await memberLinks(db.knex, m.id);
           const history = await memberHistory(db.knex, m.id);
           const { origins, sources } = await fieldOrigins(db.knex, m, trustResolver(config));
-          out.push({ member: m, set_by: origins, sources: sources.map(sourceJson), links, history });
+          const lifecycle = await db.knex('members').where({ id: m.id }).first('status', 'removed_at', 'removed_by', 'removed_reason');
+          out.push({ member: m, lifecycle, set_by: origins, sources: sources.map(sourceJson), links, history });
         }
         if (flags.json) {
           printJson(found.length === 1 ? out[0] : out);
           return 0;
         }
-        for (const { member, set_by, sources, links, history } of out) printMember(member, set_by, sources, links, history);
+        for (const { member, lifecycle, set_by, sources, links, history } of out) {
+          if (lifecycle && lifecycle.status !== 'active') {
+            const when = lifecycle.removed_at ? ` since ${new Date(lifecycle.removed_at).toISOString()}` : '';
+            print(`status: ${lifecycle.status}${when}${lifecycle.removed_by ? ` by ${lifecycle.removed_by}` : ''}${lifecycle.removed_reason ? `: ${lifecycle.removed_reason}` : ''}`);
+          }
+          printMember(member, set_by, sources, links, history);
+        }
         return 0;
       });
       process.exitCode = code;
