@@ -8,6 +8,7 @@ import type { Config } from '../../src/config/schema.js';
 import { voterUpdate, wevoteClient, wevoteCredentials } from '../../src/connectors/wevote/client.js';
 import { log } from '../../src/log.js';
 import { removeByHand } from '../../src/pipeline/lifecycle.js';
+import { revertRun } from '../../src/pipeline/revert.js';
 import { connectionContext, pullConnection } from '../../src/pipeline/pull.js';
 import { pushConnection, type PlanEntry } from '../../src/pipeline/push.js';
 import { startSandbox, type Sandbox } from '../../src/server/sandbox.js';
@@ -66,6 +67,26 @@ describe('push.deletes', () => {
       expect(sr.removed_at).not.toBeNull();
     });
   }
+
+  it('a member deleted at Vocdoni and active again (its removal reverted) is added there again by the next push', async () => {
+    const db = await freshDb();
+    await pullConnection('vocdoni-sandbox', { db: db.knex, config, log, full: true });
+    const [m] = await linkedMembers(db, 'vocdoni-sandbox', 1);
+    const member = await db.knex('members').where({ id: m.id }).first();
+    const removed = await removeByHand(m.id, { db: db.knex, config, log });
+    expect((await pushConnection('vocdoni-sandbox', { db: db.knex, config, log })).deleted).toBe(1);
+    // the Vocdoni id is gone with the record: no link, no remote id
+    expect(await db.knex('member_links').where({ member_id: m.id, connection: 'vocdoni-sandbox' })).toHaveLength(0);
+    expect((await db.knex('push_state').where({ member_id: m.id, connection: 'vocdoni-sandbox' }).first()).remote_id).toBeNull();
+    await revertRun(removed.run_id!, { db: db.knex, log, config });
+    const back = await pushConnection('vocdoni-sandbox', { db: db.knex, config, log });
+    expect(back).toMatchObject({ created: 1, deleted: 0 });
+    const org = (sb.connections['vocdoni-sandbox'].options as { organizationAddress: string }).organizationAddress;
+    const res = await fetch(`${sb.simulators.vocdoni.url}/organizations/${org}/members?search=${encodeURIComponent(member.member_id)}`, { headers: { authorization: `Bearer ${sb.env.SANDBOX_VOCDONI_TOKEN}` } });
+    const found = ((await res.json()) as { members: { id: string; memberNumber: string }[] }).members.filter((x) => x.memberNumber === member.member_id);
+    expect(found).toHaveLength(1);
+    expect(found[0].id).not.toBe(m.external_id);
+  });
 
   it('wevote-sandbox: a removed voter is deleted with delete_voter_account', async () => {
     const db = await freshDb();
