@@ -41,7 +41,8 @@ export async function logStatusChanges(trx: Db, runId: number, log: { source: st
 function removedBySources(removeWhen: RemoveWhen): { sql: string; bindings: Knex.RawBinding[] } {
   if (removeWhen === 'never') return { sql: 'false', bindings: [] };
   if (removeWhen === 'all-sources') {
-    return { sql: `not exists (select 1 from source_records s where s.member_id = m.id and s.removed_at is null)`, bindings: [] };
+    // 'migrated' holds what a member had before source records existed (migration 006): no source that could list it
+    return { sql: `not exists (select 1 from source_records s where s.member_id = m.id and s.removed_at is null and s.source <> 'migrated')`, bindings: [] };
   }
   return { sql: `exists (select 1 from source_records s where s.member_id = m.id and s.removed_at is not null and s.source = any(?::text[]))`, bindings: [removeWhen.any] };
 }

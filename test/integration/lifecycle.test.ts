@@ -160,6 +160,31 @@ describe('removals seen at the source', () => {
     expect(sn).toMatchObject({ removed_at_source: 1, members_removed: 0 });
   });
 
+  it('revert of the pull that removed members makes them active again and their records listed', async () => {
+    const db = await freshDb();
+    await pullConnection('ikanow-sandbox', { db: db.knex, config, log, full: true });
+    const gone = await someLinked(db, 'ikanow-sandbox', 1);
+    await deleteAtSystem(db, 'ikanow-sandbox', gone);
+    const s = await pullConnection('ikanow-sandbox', { db: db.knex, config, log, full: true });
+    expect(s.members_removed).toBe(1);
+    const r = await revertRun(s.run_id!, { db: db.knex, log, config });
+    expect(r.statuses_restored).toBe(1);
+    expect(await db.knex('members').where({ status: 'removed' })).toHaveLength(0);
+    expect(await db.knex('source_records').whereNotNull('removed_at')).toHaveLength(0);
+    // and the revert is in the change log
+    expect(await db.knex('member_changes').where({ run_id: r.run_id, field: 'status' }).select('old', 'new')).toEqual([{ old: 'removed', new: 'active' }]);
+  });
+
+  it('a member from before source records (migrated) is removed once its real sources are', async () => {
+    const db = await freshDb();
+    await pullConnection('ikanow-sandbox', { db: db.knex, config, log, full: true });
+    const [ext] = await someLinked(db, 'ikanow-sandbox', 1);
+    const [row] = await membersOf(db, 'ikanow-sandbox', [ext]);
+    await db.knex('source_records').insert({ source: 'migrated', source_key: `member:${row.id}`, member_id: row.id, values: JSON.stringify({ email: row.email }), stamps: '{}', hash: '', first_run_id: 0, last_run_id: 0 });
+    await deleteAtSystem(db, 'ikanow-sandbox', [ext]);
+    expect(await pullConnection('ikanow-sandbox', { db: db.knex, config, log, full: true })).toMatchObject({ members_removed: 1 });
+  });
+
   it('lifecycle.removeWhen names an unknown connection: the config fails naming the key', () => {
     expect(() => configOf({ lifecycle: { removeWhen: { any: ['nope'] } } })).toThrow(/lifecycle\.removeWhen\.any\.0.*unknown connection 'nope'/);
     expect(() => configOf({ lifecycle: { removeWhen: 'sometimes' } })).toThrow(/lifecycle\.removeWhen/);
