@@ -120,6 +120,14 @@ export async function wipePerson(trx: Knex.Transaction, memberId: string, runId:
     // runs whose details name the person (a split's source keys): their details go
     c.runs = n(await trx.raw(`update runs set details = jsonb_build_object('erased', true) where ${holdsAny('details')} or exists (select 1 from unnest(?::text[]) v where strpos(lower(details::text), v) > 0 and length(v) >= 5)`, [lowered, lowered]));
   }
+  // free text that quotes them (a run's error, another member's remote error message)
+  const quoted = lowered.filter((v) => v.length >= 5);
+  if (quoted.length > 0) {
+    const mentions = (col: string) => `${col} is not null and exists (select 1 from unnest(?::text[]) v where strpos(lower(${col}), v) > 0)`;
+    c.runs += n(await trx.raw(`update runs set error = '(the text named an erased person)' where ${mentions('error')}`, [quoted]));
+    await trx.raw(`update push_errors set message = '(the text named an erased person)' where ${mentions('message')}`, [quoted]);
+    await trx.raw(`update push_state set last_error = null where ${mentions('last_error')}`, [quoted]);
+  }
   await trx.raw(`update conflicts set candidate_ids = array_remove(candidate_ids, ?::uuid) where ? = any(candidate_ids)`, [memberId, memberId]);
   c.push_state = n(await trx.raw(`delete from push_state where member_id = ?`, [memberId]));
   await trx.raw(`delete from push_errors where member_id = ?`, [memberId]);

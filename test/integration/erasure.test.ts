@@ -76,6 +76,10 @@ describe('members erase', () => {
     expect(await vocdoniSearch(P.member_id)).toHaveLength(1);
     const remote = await db.knex('push_state').where({ member_id: memberId }).select('remote_id');
     expect(remote).toHaveLength(2);
+    // free text that quotes the person: a run's error, a remote's error message about another member
+    await db.knex('runs').where({ id: v.run_id }).update({ error: `refused ${P.email} (HTTP 400)` });
+    const other = await db.knex('members').where({ member_id: 'M-2' }).first();
+    await db.knex('push_errors').insert({ run_id: i.run_id, connection: 'ikanow-sandbox', member_id: other.id, status: 'failed', message: `This primary email address is not unique: ${P.email}` });
     needles.push(P.member_id, P.cons_id, P.email, P.first, P.last, P.newLast, P.phone.slice(2), P.national, ...remote.map((r: { remote_id: string }) => r.remote_id));
     const before = dump();
     for (const n of needles) expect(before, n).toContain(n);
