@@ -7,6 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load-config.js';
 import type { Config } from '../../src/config/schema.js';
+import { convioApi } from '../../src/connectors/convio/client.js';
 import { connectorFor } from '../../src/connectors/registry.js';
 import type { DeleteItem } from '../../src/connectors/types.js';
 import { log } from '../../src/log.js';
@@ -215,6 +216,20 @@ describe('resurrection, removal by hand and by file', () => {
     const changes = await db.knex('member_changes').where({ member_id: row.id, field: 'status' }).orderBy('id');
     expect(changes.map((c: { old: string; new: string }) => `${c.old}->${c.new}`)).toEqual(['active->removed', 'removed->active']);
     expect(Number(changes[1].run_id)).toBe(back.run_id);
+  });
+
+  it('a Convio constituent put back in the group comes back unchanged (the seen shortcut): active again', async () => {
+    const db = await freshDb();
+    await pullConnection('convio-sandbox', { db: db.knex, config, log, full: true });
+    const [ext] = await someLinked(db, 'convio-sandbox', 1);
+    const [row] = await membersOf(db, 'convio-sandbox', [ext]);
+    await deleteAtSystem(db, 'convio-sandbox', [ext]);
+    expect(await pullConnection('convio-sandbox', { db: db.knex, config, log, full: true })).toMatchObject({ members_removed: 1 });
+    await convioApi(connectionContext('convio-sandbox', config, log)).update({ cons_id: ext }, { add_group_ids: '1001' });
+    const back = await pullConnection('convio-sandbox', { db: db.knex, config, log, full: true });
+    expect(back).toMatchObject({ created: 0, updated: 0, removed_at_source: 0 });
+    expect((await db.knex('members').where({ id: row.id }).first()).status).toBe('active');
+    expect(await db.knex('source_records').whereNotNull('removed_at')).toHaveLength(0);
   });
 
   it('members remove by hand: not exported nor pushed; revert makes it active again; the same source sending it unchanged does not', async () => {
