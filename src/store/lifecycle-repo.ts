@@ -117,8 +117,11 @@ export interface BatchLifecycle {
  */
 export async function applyBatchLifecycle(trx: Knex.Transaction, b: BatchLifecycle): Promise<{ revived: number; removed: number }> {
   // a record the batch refused (a conflict, a reject) was still listed by its source; so was
-  // every one it found (this statement moves their last-seen run: writeSources does not)
-  if (b.listedIds.length > 0) await trx.raw(`update source_records set last_run_id = ? where id = any(?::bigint[]) and last_run_id < ?`, [b.runId, b.listedIds, b.runId]);
+  // every one it found (this statement moves their last-seen run: writeSources does not).
+  // Only a connection's: a file lists no whole population (nothing is removed by its
+  // absence), and rewriting a million source records on every re-import would cost more
+  // than the import saves; a file source's last run is the last that changed the record.
+  if (b.listedIds.length > 0 && !b.source.startsWith('file:')) await trx.raw(`update source_records set last_run_id = ? where id = any(?::bigint[]) and last_run_id < ?`, [b.runId, b.listedIds, b.runId]);
   const removedKeys = new Set(b.removedKeys);
   const writtenKeys = b.writtenKeys.filter((k) => !removedKeys.has(k));
   let back: string[] = [];
