@@ -53,20 +53,26 @@ export async function loadWorkingSet(db: Knex | Knex.Transaction, keys: BatchKey
   const add = (rows: Record<string, unknown>[]) => rows.forEach((r) => set.add(overlay?.members.get(r.id as string) ?? rowToMember(r)));
   if (keys.connection && keys.externalIds.length > 0) {
     const { rows } = await db.raw(
-      `select ${COLS}, l.external_id as _ext from member_links l join members m on m.id = l.member_id
-       where l.connection = ? and l.external_id = any(?::text[])`,
-      [keys.connection, keys.externalIds],
+      `select ${COLS}, l.external_id as _ext from unnest(?::text[]) k(v)
+         join member_links l on l.connection = ? and l.external_id = k.v join members m on m.id = l.member_id`,
+      [keys.externalIds, keys.connection],
     );
     add(rows);
     for (const r of rows) set.addLink(keys.connection, r._ext, r.id);
   }
-  // one query for the members of the keys' source records and every holder of a key
+  // one query for the members of the keys' source records and every holder of a key. Joins
+  // on the keys, not `= any(...)`: right after a bulk load the planner's statistics say the
+  // tables are small, and it then scans them whole
   const none = keys.sourceMembers.length + keys.consIds.length + keys.memberIds.length + keys.emails.length === 0;
-  const { rows } = none ? { rows: [] } : await db.raw(
-    `select ${COLS} from members m
-      where m.id = any(?::uuid[]) or m.cons_id = any(?::text[]) or m.member_id = any(?::text[]) or m.email = any(?::text[])`,
-    [keys.sourceMembers, keys.consIds, keys.memberIds, keys.emails],
-  );
+  const { rows } = none
+    ? { rows: [] }
+    : await db.raw(
+        `select ${COLS} from unnest(?::uuid[]) k(v) join members m on m.id = k.v
+         union all select ${COLS} from unnest(?::text[]) k(v) join members m on m.cons_id = k.v
+         union all select ${COLS} from unnest(?::text[]) k(v) join members m on m.member_id = k.v
+         union all select ${COLS} from unnest(?::text[]) k(v) join members m on m.email = k.v`,
+        [keys.sourceMembers, keys.consIds, keys.memberIds, keys.emails],
+      );
   add(rows);
   if (overlay) {
     const addOverlay = (m: Member | undefined) => m && set.add(m);

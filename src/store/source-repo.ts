@@ -31,14 +31,19 @@ export function rowToSource(r: Record<string, unknown>): SourceRecord {
 export async function sourceHashes(db: Db, source: string, keys: string[]): Promise<Map<string, { hash: string; id: number; memberId: string }>> {
   const out = new Map<string, { hash: string; id: number; memberId: string }>();
   if (keys.length === 0) return out;
-  const { rows } = await db.raw(`select source_key, hash, id, member_id from source_records where source = ? and source_key = any(?::text[])`, [source, keys]);
+  // a join on the keys, not `source_key = any(...)`: right after a bulk load the planner's
+  // statistics say a source has few records, and it then scans all of them and filters
+  const { rows } = await db.raw(
+    `select s.source_key, s.hash, s.id, s.member_id from unnest(?::text[]) as k(key) join source_records s on s.source = ? and s.source_key = k.key`,
+    [keys, source],
+  );
   for (const r of rows as { source_key: string; hash: string; id: number; member_id: string }[]) out.set(r.source_key, { hash: r.hash, id: Number(r.id), memberId: r.member_id });
   return out;
 }
 
 export async function sourcesOfMembers(db: Db, memberIds: string[]): Promise<SourceRecord[]> {
   if (memberIds.length === 0) return [];
-  const { rows } = await db.raw(`select * from source_records where member_id = any(?::uuid[]) order by id`, [memberIds]);
+  const { rows } = await db.raw(`select s.* from unnest(?::uuid[]) as k(id) join source_records s on s.member_id = k.id order by s.id`, [memberIds]);
   return (rows as Record<string, unknown>[]).map(rowToSource);
 }
 
