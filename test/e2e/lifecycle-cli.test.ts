@@ -4,38 +4,22 @@
  * a file's status column, push's mass-delete guard (exit 1, nothing deleted) and
  * --allow-mass-delete, members erase with and without --yes, purge.
  */
-import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startIkanowSimulator } from '../../src/connectors/ikanow/index.js';
+import { cliIn, fileIn } from '../helpers/cli.js';
 import { createTestDb, type TestDb } from '../helpers/db.js';
 
-const run = promisify(execFile);
-const BIN = path.resolve('bin/member-sync.js');
 const dir = mkdtempSync(path.join(os.tmpdir(), 'ms-lifecycle-e2e-'));
 
 let db: TestDb;
 let sim: Awaited<ReturnType<typeof startIkanowSimulator>>;
 let env: Record<string, string>;
 
-async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], { cwd: dir, env: { ...process.env, LOG_LEVEL: 'warn', ...env } });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
-
-function file(name: string, content: string): string {
-  const f = path.join(dir, name);
-  writeFileSync(f, content);
-  return f;
-}
+const cli = cliIn(dir, () => env);
+const file = fileIn(dir);
 
 beforeAll(async () => {
   db = await createTestDb();

@@ -5,36 +5,21 @@
  * `revert` of a merge; `member-sync review` prints its address and a sign-in token, serves
  * the page on loopback, and never logs the token.
  */
-import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BIN, cliIn, fileIn } from '../helpers/cli.js';
 import { createTestDb, type TestDb } from '../helpers/db.js';
 
-const run = promisify(execFile);
-const BIN = path.resolve('bin/member-sync.js');
 const dir = mkdtempSync(path.join(os.tmpdir(), 'ms-steward-e2e-'));
 
 let db: TestDb;
 let env: Record<string, string>;
 
-async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], { cwd: dir, env: { ...process.env, LOG_LEVEL: 'warn', ...env } });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
-
-function file(name: string, content: string): string {
-  const f = path.join(dir, name);
-  writeFileSync(f, content);
-  return f;
-}
+const cli = cliIn(dir, () => env);
+const file = fileIn(dir);
 
 beforeAll(async () => {
   db = await createTestDb();
