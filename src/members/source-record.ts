@@ -31,8 +31,6 @@ export interface SourceRecord {
   lastRunId: number;
 }
 
-export const KEY_KINDS = ['ext', 'cons_id', 'member_id', 'email'] as const;
-
 /**
  * The key a record has at its source: a connection's external id when it carries one,
  * else its strongest identity key; undefined when it has neither (rejected no_identity_key).

@@ -56,18 +56,6 @@ export class WorkingSet {
     return this.sourcesOf.get(memberId) ?? [];
   }
 
-  /** Every link the set knows: [connection, external id, member id]. */
-  *allLinks(): Generator<[string, string, string]> {
-    for (const [k, id] of this.links) {
-      const i = k.indexOf('\u0000');
-      yield [k.slice(0, i), k.slice(i + 1), id];
-    }
-  }
-
-  allSources(): IterableIterator<SourceRecord> {
-    return this.sources.values();
-  }
-
   byLink(connection: string, externalId: string): Member | undefined {
     const id = this.links.get(WorkingSet.linkKey(connection, externalId));
     return id ? this.members.get(id) : undefined;
